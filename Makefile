@@ -1,0 +1,60 @@
+# Two commands do everything (see README.md):
+#   make book   - create .venv, install matae_utils with the `book` extra, execute every notebook,
+#                 build the HTML book into _build/html (Sphinx warnings are errors)
+#   make test   - create .venv, install with the `book` and `dev` extras, run the whole test suite
+#
+# TORCH_REQUIREMENT is the pip requirement used for PyTorch. Readers keep the default (any recent
+# torch). CI machines pin a local CPU wheel (`TORCH_REQUIREMENT=torch==2.13.0`) so that pip does not
+# download gigabytes of CUDA packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_REQUIREMENT ?= torch
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP_BOOK := $(VENV)/.matae-book-installed
+STAMP_DEV := $(VENV)/.matae-dev-installed
+
+.PHONY: book test unit lint clean-notebooks runtimes clean help
+
+help:
+	@echo "make book   build the HTML book into _build/html (executes every notebook)"
+	@echo "make test   run the whole test suite (unit tests, notebooks, book build)"
+	@echo "make unit   run only the fast unit tests"
+	@echo "make lint   ruff over the package, tests and scripts"
+	@echo "make clean-notebooks  strip outputs from book/*.ipynb before committing"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_BOOK): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) "$(TORCH_REQUIREMENT)" -e ".[book]"
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) "$(TORCH_REQUIREMENT)" -e ".[book,dev]"
+	@touch $@ $(STAMP_BOOK)
+
+book: $(STAMP_BOOK)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Book built: _build/html/index.html"
+
+test: $(STAMP_DEV)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP_DEV)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check matae_utils tests scripts benchmarks
+
+clean-notebooks: $(STAMP_DEV)
+	$(BIN)/python scripts/notebook_tools.py clean book
+
+runtimes: $(STAMP_DEV)
+	$(BIN)/python benchmarks/time_notebooks.py
+
+clean:
+	rm -rf _build .pytest_cache

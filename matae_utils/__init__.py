@@ -1,0 +1,116 @@
+"""matae_utils: the helper package of the book *Autoencoders in materials science*.
+
+Everything a chapter needs is reachable from one import::
+
+    import matae_utils as mu
+    df = mu.load_dataset("expt_gap")
+
+Importing the package is fast: the submodules (and the heavy libraries they use:
+torch, pymatgen, matminer, smact, ipywidgets) are imported on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+#: Submodules, each with one job (see the API reference of the book).
+_SUBMODULES = (
+    "datasets",
+    "featurize",
+    "microstructure",
+    "xrd",
+    "models",
+    "losses",
+    "training",
+    "estimators",
+    "metrics",
+    "plotting",
+    "widgets",
+    "notebook",
+)
+
+#: Public names re-exported at the top level -> the submodule that defines them.
+_EXPORTS = {
+    # datasets
+    "load_dataset": "datasets",
+    "list_datasets": "datasets",
+    "dataset_info": "datasets",
+    "get_citation": "datasets",
+    "deduplicate_formulas": "datasets",
+    "group_train_test_split": "datasets",
+    "group_kfold": "datasets",
+    # featurize
+    "parse_formulas": "featurize",
+    "magpie_features": "featurize",
+    "element_fractions": "featurize",
+    "fractions_to_formula": "featurize",
+    "ELEMENTS": "featurize",
+    # physics-based generators
+    "cahn_hilliard": "microstructure",
+    "generate_microstructures": "microstructure",
+    "simulate_xrd": "xrd",
+    "xrd_dataset": "xrd",
+    # models and losses
+    "Encoder": "models",
+    "Decoder": "models",
+    "AutoEncoder": "models",
+    "SparseAutoEncoder": "models",
+    "DenoisingAutoEncoder": "models",
+    "VAE": "models",
+    "ConvAutoEncoder": "models",
+    "SemiSupervisedAutoEncoder": "models",
+    # training
+    "fit": "training",
+    "History": "training",
+    "get_device": "training",
+    "save_checkpoint": "training",
+    "load_checkpoint": "training",
+    "load_pretrained": "training",
+    # sklearn wrappers
+    "AutoEncoderTransformer": "estimators",
+    "VAETransformer": "estimators",
+    # notebook helpers
+    "setup": "notebook",
+    "set_seed": "notebook",
+    "glue": "notebook",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    """Import submodules and re-exported names lazily (PEP 562)."""
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from . import (  # noqa: F401
+        datasets,
+        estimators,
+        featurize,
+        losses,
+        metrics,
+        microstructure,
+        models,
+        notebook,
+        plotting,
+        training,
+        widgets,
+        xrd,
+    )

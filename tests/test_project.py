@@ -1,0 +1,196 @@
+"""Project-level checks: packaging, the two commands, notebooks rules, dependency files in sync."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+import notebook_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _req_name(req: str) -> str:
+    return re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return files
+
+
+def _resolve(doc: str) -> Path:
+    for suffix in ("", ".md", ".ipynb"):
+        path = ROOT / f"{doc}{suffix}"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(doc)
+
+
+def _notebooks() -> list[Path]:
+    return sorted(p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts)
+
+
+# --------------------------------------------------------------------------------- packaging
+def test_single_version_string_is_exposed():
+    import matae_utils
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", matae_utils.__version__)
+    assert _pyproject()["project"]["dynamic"] == ["version"]
+    from importlib.metadata import version
+
+    assert version("matae_utils") == matae_utils.__version__
+
+
+def test_import_is_fast_and_lazy():
+    """`import matae_utils` stays under 1 s: torch, pymatgen, matminer are imported on demand."""
+    code = (
+        "import sys, time; t = time.perf_counter(); import matae_utils; "
+        "dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('torch', 'pymatgen', 'matminer', 'smact', 'ipywidgets', 'sklearn') "
+        "if m in sys.modules]; print(dt, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, heavy = out.stdout.split(" ", 1)
+    assert float(seconds) < 1.0
+    assert heavy.strip() == "[]"
+
+
+def test_every_public_name_resolves():
+    import matae_utils
+
+    missing = []
+    for name in matae_utils._EXPORTS:
+        try:
+            getattr(matae_utils, name)
+        except (AttributeError, ImportError) as exc:
+            missing.append(f"{name}: {exc}")
+    assert not missing
+
+
+def test_unknown_attribute_raises_attribute_error():
+    import matae_utils
+
+    with pytest.raises(AttributeError, match="no attribute 'does_not_exist'"):
+        matae_utils.does_not_exist  # noqa: B018
+
+
+def test_wheel_contains_package_data(tmp_path):
+    """Bundled datasets (and shipped weights) must be inside the wheel, not only in the checkout."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("matae_utils-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = [p.relative_to(ROOT).as_posix() for p in (ROOT / "matae_utils").rglob("*")
+               if p.is_file() and p.suffix in {".gz", ".json", ".pt", ".md"}]
+    assert shipped, "no package data found in matae_utils/"
+    assert not [s for s in shipped if s not in names]
+    assert "matae_utils/__init__.py" in names
+
+
+# ----------------------------------------------------------------- dependency files in sync
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python=3.11" in env["dependencies"]
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    project_lines = [r for r in pip_section if r.startswith("-e")]
+    assert project_lines == ["-e .[book,dev]"]
+    env_reqs = sorted(r for r in pip_section if not r.startswith("-e"))
+    py_reqs = sorted(_pyproject()["project"]["dependencies"])
+    assert env_reqs == py_reqs, "environment.yml and pyproject.toml list different dependencies"
+
+
+def test_runtime_dependencies_have_lower_bounds_only():
+    for req in _pyproject()["project"]["dependencies"]:
+        assert ">=" in req and "<" not in req.replace("<=", "") and "==" not in req, req
+
+
+def test_ci_pins_the_local_torch_wheel_and_calls_make_test():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    assert "torch==2.13.0" in ci
+    assert "TORCH_REQUIREMENT" in (ROOT / "Makefile").read_text()
+
+
+# ------------------------------------------------------------------------ book structure
+def test_toc_files_exist_and_no_orphan_notebooks():
+    docs = _toc_files()
+    paths = [_resolve(d) for d in docs]
+    in_toc = {p.resolve() for p in paths}
+    orphans = [p for p in _notebooks() if p.resolve() not in in_toc]
+    assert not orphans, f"notebooks missing from _toc.yml: {orphans}"
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+def test_notebook_follows_the_rules(path):
+    """No outputs, no execution counts, the standard setup cell first, no absolute paths."""
+    nb = notebook_tools.load(path)
+    assert notebook_tools.problems(nb) == []
+    sources = "\n".join(notebook_tools.cell_source(c) for c in nb["cells"])
+    for pattern in (r"(?<![\w.])/(home|work|root|Users|tmp)/", r"[A-Za-z]:\\\\"):
+        assert not re.search(pattern, sources), f"absolute path in {path.name}"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_rules_catch_outputs_and_missing_setup_cell():
+    """The notebook checker itself fails on the mistakes it is meant to catch."""
+    good = {
+        "cells": [{"cell_type": "code", "source": notebook_tools.SETUP_CELL, "outputs": [],
+                   "execution_count": None, "metadata": {"tags": ["hide-input"]}}],
+        "metadata": {},
+    }
+    assert notebook_tools.problems(good) == []
+    with_output = yaml.safe_load(yaml.safe_dump(good))
+    with_output["cells"][0]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+    assert any("outputs" in p for p in notebook_tools.problems(with_output))
+    no_setup = yaml.safe_load(yaml.safe_dump(good))
+    no_setup["cells"][0]["source"] = "import matae_utils"
+    assert any("setup cell" in p for p in notebook_tools.problems(no_setup))
+    untagged = yaml.safe_load(yaml.safe_dump(good))
+    untagged["cells"][0]["metadata"] = {}
+    assert any("tags" in p for p in notebook_tools.problems(untagged))
+
+
+def test_clean_strips_outputs():
+    nb = {"cells": [{"cell_type": "code", "source": "1", "execution_count": 3,
+                     "outputs": [{"output_type": "execute_result"}], "metadata": {"execution": {}}}],
+          "metadata": {"widgets": {}}}
+    notebook_tools.clean(nb)
+    assert nb["cells"][0]["outputs"] == [] and nb["cells"][0]["execution_count"] is None
+    assert "widgets" not in nb["metadata"] and "execution" not in nb["cells"][0]["metadata"]
+
+
+def test_readme_documents_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make book" in readme and "make test" in readme
+    for nb in _notebooks():
+        assert nb.name in readme, f"README does not list {nb.name}"
