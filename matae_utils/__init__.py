@@ -42,6 +42,8 @@ _EXPORTS = {
     "deduplicate_formulas": "datasets",
     "group_train_test_split": "datasets",
     "group_kfold": "datasets",
+    "reduced_formulas": "datasets",
+    "DatasetIntegrityError": "datasets",
     # featurize
     "parse_formulas": "featurize",
     "magpie_features": "featurize",

