@@ -38,7 +38,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP_BOOK)
 
 book: $(STAMP_BOOK)
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	MATAE_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Book built: _build/html/index.html"
 
 test: $(STAMP_DEV)

@@ -74,7 +74,27 @@ _EXPORTS = {
     # sklearn wrappers
     "AutoEncoderTransformer": "estimators",
     "VAETransformer": "estimators",
+    # metrics
+    "reconstruction_error": "metrics",
+    "psnr": "metrics",
+    "ssim": "metrics",
+    "trustworthiness": "metrics",
+    "knn_property_score": "metrics",
+    "anomaly_metrics": "metrics",
+    "compression_ratio": "metrics",
+    "model_nbytes": "metrics",
+    # plotting
+    "plot_history": "plotting",
+    "plot_latent": "plotting",
+    "plot_reconstructions": "plotting",
+    "plot_spectra": "plotting",
+    "plot_periodic_table": "plotting",
+    "plot_composition": "plotting",
+    # widgets
+    "latent_explorer": "widgets",
+    "interpolation_explorer": "widgets",
     # notebook helpers
+    "in_colab": "notebook",
     "setup": "notebook",
     "set_seed": "notebook",
     "glue": "notebook",

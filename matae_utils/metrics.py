@@ -76,9 +76,7 @@ def _reduce(values: np.ndarray, reduction: str) -> np.ndarray | float:
     return float(values.sum())
 
 
-def reconstruction_error(
-    x: Any, x_hat: Any, *, reduction: str = "none"
-) -> np.ndarray | float:
+def reconstruction_error(x: Any, x_hat: Any, *, reduction: str = "none") -> np.ndarray | float:
     """Mean squared error of each sample, averaged over all its features.
 
     Works for any trailing shape: feature vectors ``[N, n_features]``, images
@@ -144,9 +142,7 @@ def _image_pair(x: Any, x_hat: Any, data_range: float) -> tuple[np.ndarray, np.n
     return x_arr, x_hat_arr
 
 
-def psnr(
-    x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean"
-) -> np.ndarray | float:
+def psnr(x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean") -> np.ndarray | float:
     """Peak signal-to-noise ratio (dB) of reconstructed images.
 
     ``PSNR = 10 log10(data_range**2 / MSE)``, computed per image by
@@ -182,9 +178,7 @@ def psnr(
     return _reduce(values, reduction)
 
 
-def ssim(
-    x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean"
-) -> np.ndarray | float:
+def ssim(x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean") -> np.ndarray | float:
     """Structural similarity index of reconstructed images (1 means identical).
 
     Computed per image by :func:`skimage.metrics.structural_similarity` with its default

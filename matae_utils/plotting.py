@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -54,9 +55,9 @@ def plot_history(
 ) -> Axes:
     """Learning curves: training loss terms (solid) and validation (dashed) per epoch.
 
-    Each loss term gets one colour; the best epoch (``history.best_epoch``, the 0-based
-    index into the per-epoch lists, drawn at epoch ``best_epoch + 1``) is marked with a
-    dotted vertical line. Epochs are numbered from 1.
+    Each loss term gets one colour; the best epoch (``history.best_epoch``) is marked
+    with a dotted vertical line. Epochs are counted from 0, as in
+    :class:`~matae_utils.training.History`.
 
     Args:
         history: A :class:`matae_utils.training.History` or any object with attributes
@@ -81,7 +82,9 @@ def plot_history(
             "history must have `train` and `val` dicts of per-epoch values (like "
             f"matae_utils.training.History); got {type(history).__name__}"
         )
-    available = [k for k in dict.fromkeys([*train, *val]) if len(train.get(k, [])) or len(val.get(k, []))]
+    available = [
+        k for k in dict.fromkeys([*train, *val]) if len(train.get(k, [])) or len(val.get(k, []))
+    ]
     if not available:
         raise ValueError("history is empty: no per-epoch values recorded")
     if keys is None:
@@ -99,11 +102,11 @@ def plot_history(
             y = np.asarray(split.get(key, []), dtype=float)
             if y.size:
                 name = "train" if split is train else "val"
-                ax.plot(np.arange(1, y.size + 1), y, style, color=color, label=f"{name} {key}")
+                ax.plot(np.arange(y.size), y, style, color=color, label=f"{name} {key}")
                 values.append(y)
     best = getattr(history, "best_epoch", None)
     if best is not None and best >= 0:
-        ax.axvline(best + 1, color="0.4", linestyle=":", linewidth=1.2, label=f"best epoch ({best + 1})")
+        ax.axvline(best, color="0.4", linestyle=":", linewidth=1.2, label=f"best epoch ({best})")
     finite = np.concatenate(values)
     finite = finite[np.isfinite(finite)]
     if logy and finite.size and (finite <= 0).any():
@@ -168,12 +171,13 @@ def plot_latent(
         if labels.shape != (len(Z),):
             raise ValueError(f"labels must have shape [{len(Z)}]; got {labels.shape}")
         cats = list(dict.fromkeys(labels.tolist()))  # order of first appearance
-        cm = plt.get_cmap("tab10" if len(cats) <= 10 else cmap)
+        cm = matplotlib.colormaps["tab10" if len(cats) <= 10 else cmap]
         for i, cat in enumerate(cats):
             color = cm(i) if len(cats) <= 10 else cm(i / max(len(cats) - 1, 1))
             mask = labels == cat
-            ax.scatter(Z[mask, 0], Z[mask, 1], s=s, alpha=alpha, color=color, label=str(cat),
-                       linewidths=0)
+            ax.scatter(
+                Z[mask, 0], Z[mask, 1], s=s, alpha=alpha, color=color, label=str(cat), linewidths=0
+            )
         ax.legend(frameon=False, markerscale=2, fontsize="small")
     elif c is not None:
         c = _as_numpy(c, "c", dtype=float).ravel()
@@ -303,7 +307,9 @@ def plot_spectra(
     if x_hat is not None:
         x_hat = _as_signals(x_hat, "x_hat")
         if x_hat.shape != x.shape:
-            raise ValueError(f"x and x_hat must have the same shape; got {x.shape} and {x_hat.shape}")
+            raise ValueError(
+                f"x and x_hat must have the same shape; got {x.shape} and {x_hat.shape}"
+            )
     if x_axis is None:
         x_axis = np.arange(x.shape[1])
     x_axis = _as_numpy(x_axis, "x_axis", dtype=float)
@@ -314,11 +320,18 @@ def plot_spectra(
     ax = _get_ax(ax, (7, 1.2 + 1.0 * len(x)))
     for i in range(len(x)):
         shift = i * offset
-        ax.plot(x_axis, x[i] + shift, color="0.15", linewidth=1.0,
-                label="original" if i == 0 else None)
+        ax.plot(
+            x_axis, x[i] + shift, color="0.15", linewidth=1.0, label="original" if i == 0 else None
+        )
         if x_hat is not None:
-            ax.plot(x_axis, x_hat[i] + shift, "--", color="C1", linewidth=1.2,
-                    label="reconstruction" if i == 0 else None)
+            ax.plot(
+                x_axis,
+                x_hat[i] + shift,
+                "--",
+                color="C1",
+                linewidth=1.2,
+                label="reconstruction" if i == 0 else None,
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_xlim(x_axis.min(), x_axis.max())
@@ -396,20 +409,27 @@ def plot_periodic_table(
     positions = _element_positions()
     unknown = [k for k in values if k not in positions]
     if unknown:
-        raise ValueError(f"unknown element symbols {unknown[:10]} (symbols are case-sensitive, e.g. 'Fe')")
+        raise ValueError(
+            f"unknown element symbols {unknown[:10]} (symbols are case-sensitive, e.g. 'Fe')"
+        )
     try:
         vals = {k: float(v) for k, v in values.items()}
     except (TypeError, ValueError) as err:
         raise ValueError(f"values must be numbers; {err}") from err
     present = {k: v for k, v in vals.items() if np.isfinite(v)}
     ax = _get_ax(ax, (12, 6.3))
-    cm = plt.get_cmap(cmap)
+    cm = matplotlib.colormaps[cmap]
     data = np.array(list(present.values())) if present else np.zeros(1)
-    norm = Normalize(vmin=data.min() if vmin is None else vmin,
-                     vmax=data.max() if vmax is None else vmax)
+    norm = Normalize(
+        vmin=data.min() if vmin is None else vmin, vmax=data.max() if vmax is None else vmax
+    )
 
-    grey = [Rectangle((x - 0.5, y - 0.5), 1, 1) for s, (x, y) in positions.items() if s not in present]
-    ax.add_collection(PatchCollection(grey, facecolor=MISSING_COLOR, edgecolor="white", linewidth=1.5))
+    grey = [
+        Rectangle((x - 0.5, y - 0.5), 1, 1) for s, (x, y) in positions.items() if s not in present
+    ]
+    ax.add_collection(
+        PatchCollection(grey, facecolor=MISSING_COLOR, edgecolor="white", linewidth=1.5)
+    )
     coloured = [Rectangle((positions[s][0] - 0.5, positions[s][1] - 0.5), 1, 1) for s in present]
     pc = PatchCollection(coloured, cmap=cm, norm=norm, edgecolor="white", linewidth=1.5)
     pc.set_array(np.array(list(present.values())))
@@ -418,11 +438,26 @@ def plot_periodic_table(
     for symbol, (x, y) in positions.items():
         if symbol in present:
             color = _text_color(cm(norm(present[symbol])))
-            ax.text(x, y - (0.12 if fmt else 0), symbol, ha="center", va="center",
-                    fontsize=9, fontweight="bold", color=color)
+            ax.text(
+                x,
+                y - (0.12 if fmt else 0),
+                symbol,
+                ha="center",
+                va="center",
+                fontsize=9,
+                fontweight="bold",
+                color=color,
+            )
             if fmt:
-                ax.text(x, y + 0.25, format(present[symbol], fmt), ha="center", va="center",
-                        fontsize=6.5, color=color)
+                ax.text(
+                    x,
+                    y + 0.25,
+                    format(present[symbol], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color=color,
+                )
         else:
             ax.text(x, y, symbol, ha="center", va="center", fontsize=9, color="0.45")
     for y, label in ((6, "57-71"), (7, "89-103")):  # placeholders of the f-block rows

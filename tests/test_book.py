@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,8 @@ def test_book_builds_without_warnings(tmp_path: Path) -> None:
         [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror",
          "--keep-going"],
         capture_output=True, text=True, cwd=ROOT, timeout=1800,
+        # static figures instead of live widgets in the HTML (no kernel behind a web page)
+        env={**os.environ, "MATAE_STATIC_WIDGETS": "1"},
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
