@@ -71,6 +71,11 @@ _EXPORTS = {
     "save_checkpoint": "training",
     "load_checkpoint": "training",
     "load_pretrained": "training",
+    "list_pretrained": "training",
+    "checkpoint_info": "training",
+    "encode": "training",
+    "decode": "training",
+    "reconstruct": "training",
     # sklearn wrappers
     "AutoEncoderTransformer": "estimators",
     "VAETransformer": "estimators",

@@ -18,7 +18,6 @@ source of wrong losses).
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -31,8 +30,7 @@ REDUCTIONS = ("mean", "sum", "per_sample", "none")
 def _check_pair(x_hat: Tensor, x: Tensor, name: str) -> None:
     if not isinstance(x_hat, Tensor) or not isinstance(x, Tensor):
         raise TypeError(
-            f"{name}: expected two torch.Tensor, got {type(x_hat).__name__} and "
-            f"{type(x).__name__}"
+            f"{name}: expected two torch.Tensor, got {type(x_hat).__name__} and {type(x).__name__}"
         )
     if x_hat.shape != x.shape:
         raise ValueError(

@@ -1,0 +1,1046 @@
+"""Autoencoder models: layers and the math only.
+
+Every model here is a plain :class:`torch.nn.Module` with the same small interface, which
+the training loop (:func:`matae_utils.training.fit`), the metrics, the plots and the widgets
+rely on:
+
+* ``encode(x) -> z`` with ``z`` of shape ``[B, latent_dim]``,
+* ``decode(z) -> x_hat`` with ``x_hat`` of shape ``[B, *input_shape]``,
+* ``forward(x) -> x_hat`` (the reconstruction),
+* ``loss(x, y=None) -> dict`` with a ``"loss"`` key (what is minimised) and one key per term,
+* attributes ``input_shape`` (tuple), ``latent_dim`` (int), ``config`` (the constructor
+  arguments as a JSON-able dict, so ``type(model)(**model.config)`` rebuilds it and a
+  checkpoint can store it) and ``supervised`` (whether ``loss`` uses labels).
+
+No optimiser, data loading or plotting lives here. Inputs are checked cheaply at the public
+entry points: a tensor of the wrong shape raises ``ValueError``, an integer or boolean tensor
+raises ``TypeError``.
+
+Initial weights come from PyTorch's global random number generator: call
+``torch.manual_seed`` (or ``matae_utils.set_seed``) before building a model to make its
+initialisation reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .losses import bce, mse, vae_loss
+
+__all__ = [
+    "ACTIVATIONS",
+    "MODELS",
+    "OUTPUT_ACTIVATIONS",
+    "AutoEncoder",
+    "BaseAutoEncoder",
+    "ConvAutoEncoder",
+    "Decoder",
+    "DenoisingAutoEncoder",
+    "Encoder",
+    "SemiSupervisedAutoEncoder",
+    "SparseAutoEncoder",
+    "VAE",
+    "register_model",
+]
+
+#: Hidden-layer activations by name; ``None`` and ``"linear"`` mean no non-linearity.
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "linear": nn.Identity,
+}
+
+#: Accepted output activations of a decoder (see :class:`Decoder` for how to choose).
+OUTPUT_ACTIVATIONS = (None, "sigmoid", "softmax", "softplus")
+
+_RECON_LOSSES = ("mse", "bce")
+
+
+# --------------------------------------------------------------------------- validation
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
+
+
+def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
+    """Layer sizes: an int means one layer; a sequence of positive ints otherwise."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = (value,)
+    is_sequence = isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
+    if not is_sequence:
+        raise TypeError(f"{name} must be a sequence of positive ints, got {value!r}")
+    return tuple(_positive_int(v, f"{name}[{i}]") for i, v in enumerate(value))
+
+
+def _nonneg_float(value: Any, name: str, upper: float | None = None) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (upper is not None and value >= upper):
+        bound = f"[0, {upper})" if upper is not None else ">= 0"
+        raise ValueError(f"{name} must be in {bound}, got {value}")
+    return value
+
+
+def _activation(name: str | None) -> nn.Module:
+    key = "linear" if name is None else name
+    if not isinstance(key, str) or key not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {name!r}")
+    return ACTIVATIONS[key]()
+
+
+def _check_output_activation(name: str | None, n_out: int) -> None:
+    if name not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {name!r}")
+    if name == "softmax" and n_out < 2:
+        raise ValueError("output_activation='softmax' needs at least 2 outputs to normalise over")
+
+
+def _check_recon_loss(recon_loss: str, output_activation: str | None) -> None:
+    if recon_loss not in _RECON_LOSSES:
+        raise ValueError(f"recon_loss must be one of {_RECON_LOSSES}, got {recon_loss!r}")
+    if recon_loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(
+            "recon_loss='bce' compares probabilities: use output_activation='sigmoid' "
+            f"(got {output_activation!r}) and data scaled to [0, 1]"
+        )
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(["B", *map(str, shape)]) + "]"
+
+
+def _check_tensor(x: Any, shape: tuple[int, ...], hint: str, what: str = "input") -> None:
+    """Cheap checks of a batch: a floating-point Tensor of shape [B, *shape]."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"expected {what} as a torch.Tensor, got {type(x).__name__}; convert with "
+            "torch.as_tensor(x, dtype=torch.float32)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"expected {what} as a floating-point tensor (e.g. torch.float32), got {x.dtype}; "
+            "convert with x.float()"
+        )
+    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise ValueError(
+            f"expected {what} of shape {_fmt_shape(shape)} ({hint}), got {list(x.shape)}"
+        )
+
+
+def _check_dtype(x: Tensor, module: nn.Module) -> None:
+    param = next(module.parameters(), None)
+    if param is not None and x.dtype != param.dtype:
+        raise TypeError(
+            f"expected dtype {param.dtype} to match the model's parameters, got {x.dtype}; "
+            f"convert with x.to({param.dtype})"
+        )
+
+
+def _output_activation(name: str | None, dim: int) -> nn.Module:
+    if name is None:
+        return nn.Identity()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "softmax":
+        return nn.Softmax(dim=dim)
+    return nn.Softplus()
+
+
+def _mlp(
+    n_in: int, hidden: tuple[int, ...], n_out: int, activation: str | None, dropout: float
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(n_in, size), _activation(activation)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        n_in = size
+    layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class _PadEnd(nn.Module):
+    """Zero-pad the spatial dimensions of ``[B, C, *spatial]`` at their end by ``pad``."""
+
+    def __init__(self, pad: tuple[int, ...]) -> None:
+        super().__init__()
+        self.pad = pad
+        # F.pad lists (before, after) pairs from the last dimension backwards
+        self._fpad = tuple(v for p in reversed(pad) for v in (0, p))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.pad(x, self._fpad)
+
+    def extra_repr(self) -> str:
+        return f"pad={self.pad}"
+
+
+class _CropEnd(nn.Module):
+    """Crop the spatial dimensions of ``[B, C, *spatial]`` to ``size`` (undoes _PadEnd)."""
+
+    def __init__(self, size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[(..., *(slice(0, s) for s in self.size))]
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}"
+
+
+# --------------------------------------------------------------------------- blocks
+class Encoder(nn.Module):
+    """MLP encoder: ``n_features -> hidden[0] -> ... -> latent_dim``.
+
+    Each hidden layer is ``Linear -> activation (-> Dropout)``; the last layer is linear
+    so the code is unbounded.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the code.
+        hidden (Sequence[int] | int): hidden-layer sizes, first to last; an int means one
+            layer, ``()`` means a single linear map.
+        activation (str | None): hidden activation, a key of :data:`ACTIVATIONS`;
+            ``None`` or ``"linear"`` gives a linear encoder.
+        dropout (float): dropout probability after each hidden activation, in [0, 1).
+
+    Example::
+
+        enc = Encoder(13, 2, hidden=(32, 16))
+        z = enc(torch.randn(8, 13))  # [8, 2]
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        n_features = _positive_int(n_features, "n_features")
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        hidden = _int_tuple(hidden, "hidden")
+        dropout = _nonneg_float(dropout, "dropout", upper=1.0)
+        _activation(activation)  # validate the name early
+        self.n_features = n_features
+        self.latent_dim = latent_dim
+        self.input_shape = (n_features,)
+        self.config = {
+            "n_features": n_features,
+            "latent_dim": latent_dim,
+            "hidden": list(hidden),
+            "activation": activation,
+            "dropout": dropout,
+        }
+        self.net = _mlp(n_features, hidden, latent_dim, activation, dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Encode a batch.
+
+        Args:
+            x (Tensor): [B, n_features].
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        _check_tensor(x, self.input_shape, f"n_features={self.n_features}")
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """MLP decoder: ``latent_dim -> hidden[0] -> ... -> n_features -> output activation``.
+
+    Choose ``output_activation`` from how the data were scaled, because a bounded output
+    that cannot reach the targets puts a floor under the loss:
+
+    * standardised features (zero mean, unit variance; any sign) -> ``None``;
+    * features min-max scaled to [0, 1], binary images -> ``"sigmoid"``;
+    * fractions that sum to 1 (element fractions of a composition, phase fractions)
+      -> ``"softmax"`` (over the features, so every output row sums to 1);
+    * non-negative quantities (intensities, counts, band gaps) -> ``"softplus"``.
+
+    Args:
+        latent_dim (int): size of the code.
+        n_features (int): number of output features.
+        hidden (Sequence[int] | int): hidden-layer sizes from the code outwards (an
+            autoencoder passes its encoder's sizes reversed).
+        activation (str | None): hidden activation, a key of :data:`ACTIVATIONS` or None.
+        output_activation (str | None): ``None``, ``"sigmoid"``, ``"softmax"`` or
+            ``"softplus"``.
+
+    Example::
+
+        dec = Decoder(2, 13, hidden=(16, 32))
+        x_hat = dec(torch.randn(8, 2))  # [8, 13]
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        n_features: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+    ) -> None:
+        super().__init__()
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        n_features = _positive_int(n_features, "n_features")
+        hidden = _int_tuple(hidden, "hidden")
+        _activation(activation)
+        _check_output_activation(output_activation, n_features)
+        self.latent_dim = latent_dim
+        self.n_features = n_features
+        self.input_shape = (latent_dim,)
+        self.config = {
+            "latent_dim": latent_dim,
+            "n_features": n_features,
+            "hidden": list(hidden),
+            "activation": activation,
+            "output_activation": output_activation,
+        }
+        self.net = _mlp(latent_dim, hidden, n_features, activation, 0.0)
+        self.out = _output_activation(output_activation, dim=-1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Decode a batch of codes.
+
+        Args:
+            z (Tensor): [B, latent_dim].
+
+        Returns:
+            Tensor: [B, n_features].
+        """
+        _check_tensor(z, self.input_shape, f"latent_dim={self.latent_dim}", "latent codes")
+        return self.out(self.net(z))
+
+
+# --------------------------------------------------------------------------- models
+class BaseAutoEncoder(nn.Module):
+    """Interface and shared plumbing of the autoencoders: encode, decode, forward, loss.
+
+    Subclasses set ``encoder``, ``decoder``, ``input_shape``, ``latent_dim``,
+    ``recon_loss`` and ``config`` in their constructor; the methods below then check the
+    inputs and do the rest. Subclass it (and decorate with :func:`register_model`) to
+    write a new autoencoder that works with the training loop, checkpoints, metrics and
+    widgets.
+    """
+
+    #: Whether ``loss`` uses labels ``y``; :func:`matae_utils.training.fit` refuses labelled
+    #: data for unsupervised models instead of silently ignoring the labels.
+    supervised = False
+
+    input_shape: tuple[int, ...]
+    latent_dim: int
+    config: dict[str, Any]
+    recon_loss: str
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def _shape_hint(self) -> str:
+        return f"n_features={self.input_shape[0]}"
+
+    def _check_x(self, x: Tensor) -> None:
+        _check_tensor(x, self.input_shape, self._shape_hint())
+        _check_dtype(x, self)
+
+    def _check_z(self, z: Tensor) -> None:
+        _check_tensor(z, (self.latent_dim,), f"latent_dim={self.latent_dim}", "latent codes")
+        _check_dtype(z, self)
+
+    def _recon(self, x_hat: Tensor, x: Tensor) -> Tensor:
+        if self.recon_loss == "bce":
+            return bce(x_hat, x)
+        return mse(x_hat, x)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Map inputs to codes.
+
+        Args:
+            x (Tensor): ``[B, *input_shape]``.
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        self._check_x(x)
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Map codes back to input space.
+
+        Args:
+            z (Tensor): [B, latent_dim].
+
+        Returns:
+            Tensor: ``[B, *input_shape]``.
+        """
+        self._check_z(z)
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Reconstruct a batch: ``decode(encode(x))``.
+
+        Args:
+            x (Tensor): ``[B, *input_shape]``.
+
+        Returns:
+            Tensor: ``[B, *input_shape]``.
+        """
+        return self.decoder(self.encode(x))
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Reconstruction loss of a batch.
+
+        Args:
+            x (Tensor): ``[B, *input_shape]``.
+            y (Tensor | None): ignored (unsupervised model); accepted so every model
+                has the same signature.
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here): the mean
+            squared error over all elements, or the mean binary cross-entropy if
+            ``recon_loss="bce"``.
+        """
+        rec = self._recon(self(x), x)
+        return {"loss": rec, "recon": rec}
+
+
+class AutoEncoder(BaseAutoEncoder):
+    """Fully connected autoencoder: an :class:`Encoder` and a mirrored :class:`Decoder`.
+
+    With ``hidden=()`` and ``activation=None`` (or ``"linear"``) the model is a *linear*
+    autoencoder; trained with the MSE loss on centred data, its decoder spans the same
+    subspace as the first ``latent_dim`` principal components (PCA), although the basis
+    itself is not orthogonal or ordered.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the code.
+        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
+        activation (str | None): hidden activation, a key of :data:`ACTIVATIONS` or None.
+        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        recon_loss (str): ``"mse"`` (default) or ``"bce"`` for data in [0, 1] (needs
+            ``output_activation="sigmoid"``).
+        dropout (float): dropout in the encoder's hidden layers, in [0, 1).
+
+    Attributes:
+        encoder (Encoder): the encoder block.
+        decoder (Decoder): the decoder block.
+        input_shape (tuple[int]): ``(n_features,)``.
+        latent_dim (int): size of the code.
+        config (dict): the constructor arguments (JSON-able).
+
+    Example::
+
+        model = AutoEncoder(n_features=13, latent_dim=2, hidden=(32, 16))
+        z = model.encode(torch.randn(8, 13))       # [8, 2]
+        terms = model.loss(torch.randn(8, 13))     # {"loss": ..., "recon": ...}
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+        recon_loss: str = "mse",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = _int_tuple(hidden, "hidden")
+        _check_recon_loss(recon_loss, output_activation)
+        self.encoder = Encoder(n_features, latent_dim, hidden, activation, dropout)
+        self.decoder = Decoder(latent_dim, n_features, hidden[::-1], activation, output_activation)
+        self.n_features = self.encoder.n_features
+        self.latent_dim = self.encoder.latent_dim
+        self.input_shape = (self.n_features,)
+        self.recon_loss = recon_loss
+        self.config = {
+            "n_features": self.n_features,
+            "latent_dim": self.latent_dim,
+            "hidden": list(hidden),
+            "activation": activation,
+            "output_activation": output_activation,
+            "recon_loss": recon_loss,
+            "dropout": self.encoder.config["dropout"],
+        }
+
+
+class SparseAutoEncoder(AutoEncoder):
+    """Autoencoder with an L1 penalty on the code, pushing most code entries to zero.
+
+    ``loss = recon + l1 * sparsity`` where ``sparsity`` is the L1 norm of the code,
+    ``sum_j |z_j|``, averaged over the batch. The penalty can be dodged by shrinking the
+    code while the decoder weights grow; a little ``weight_decay`` in the optimiser
+    prevents that.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the code (often larger than for a plain autoencoder).
+        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
+        activation (str | None): hidden activation.
+        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        recon_loss (str): ``"mse"`` or ``"bce"``.
+        dropout (float): dropout in the encoder's hidden layers.
+        l1 (float): weight of the sparsity term, >= 0.
+
+    Example::
+
+        model = SparseAutoEncoder(13, 8, l1=1e-3)
+        sorted(model.loss(torch.randn(4, 13)))  # ['loss', 'recon', 'sparsity']
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+        recon_loss: str = "mse",
+        dropout: float = 0.0,
+        l1: float = 1e-3,
+    ) -> None:
+        super().__init__(
+            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
+        )
+        self.l1 = _nonneg_float(l1, "l1")
+        self.config["l1"] = self.l1
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Reconstruction plus L1 sparsity of the code.
+
+        Args:
+            x (Tensor): [B, n_features].
+            y (Tensor | None): ignored (unsupervised model).
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` (= recon + l1 * sparsity), ``"recon"`` and
+            ``"sparsity"`` (mean over the batch of the code's L1 norm).
+        """
+        z = self.encode(x)  # [B, latent_dim]
+        rec = self._recon(self.decoder(z), x)
+        sparsity = z.abs().sum(dim=1).mean()
+        return {"loss": rec + self.l1 * sparsity, "recon": rec, "sparsity": sparsity}
+
+
+class DenoisingAutoEncoder(AutoEncoder):
+    """Autoencoder trained to reconstruct clean inputs from corrupted ones.
+
+    In training mode (``model.train()``), :meth:`loss` corrupts the input with additive
+    Gaussian noise of standard deviation ``noise_std`` and then sets each entry to 0 with
+    probability ``mask_prob`` (masking noise; 0 is the feature mean for standardised data),
+    and measures the reconstruction against the *clean* input. In eval mode, and in
+    :meth:`encode`, :meth:`decode` and :meth:`forward`, nothing is corrupted, so validation
+    losses measure plain reconstruction. The corruption draws from PyTorch's global random
+    number generator, which :func:`matae_utils.training.fit` seeds.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the code.
+        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
+        activation (str | None): hidden activation.
+        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        recon_loss (str): ``"mse"`` or ``"bce"``.
+        dropout (float): dropout in the encoder's hidden layers.
+        noise_std (float): standard deviation of the additive Gaussian noise, >= 0 (in the
+            units of the data, so about the fraction of a standard deviation for
+            standardised features).
+        mask_prob (float): probability of zeroing each entry, in [0, 1).
+
+    Example::
+
+        model = DenoisingAutoEncoder(13, 2, noise_std=0.2, mask_prob=0.1)
+        noisy = model.corrupt(torch.randn(4, 13))
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+        recon_loss: str = "mse",
+        dropout: float = 0.0,
+        noise_std: float = 0.1,
+        mask_prob: float = 0.0,
+    ) -> None:
+        super().__init__(
+            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
+        )
+        self.noise_std = _nonneg_float(noise_std, "noise_std")
+        self.mask_prob = _nonneg_float(mask_prob, "mask_prob", upper=1.0)
+        self.config["noise_std"] = self.noise_std
+        self.config["mask_prob"] = self.mask_prob
+
+    def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Return a corrupted copy of ``x`` (whatever the train/eval mode).
+
+        Args:
+            x (Tensor): [B, n_features].
+            generator (torch.Generator | None): random number generator on ``x``'s device;
+                None uses PyTorch's global one.
+
+        Returns:
+            Tensor: [B, n_features], ``x`` plus Gaussian noise, with masked entries set to 0.
+        """
+        self._check_x(x)
+        out = x
+        if self.noise_std > 0:
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            out = out + self.noise_std * noise
+        if self.mask_prob > 0:
+            keep = torch.rand(x.shape, generator=generator, device=x.device) >= self.mask_prob
+            out = torch.where(keep, out, torch.zeros((), dtype=x.dtype, device=x.device))
+        return out
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Reconstruction of the clean input from a corrupted one (in training mode).
+
+        Args:
+            x (Tensor): clean inputs, [B, n_features].
+            y (Tensor | None): ignored (unsupervised model).
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here).
+        """
+        self._check_x(x)
+        x_in = self.corrupt(x) if self.training else x
+        rec = self._recon(self.decoder(self.encoder(x_in)), x)
+        return {"loss": rec, "recon": rec}
+
+
+class VAE(BaseAutoEncoder):
+    """Variational autoencoder with a diagonal Gaussian encoder and a standard normal prior.
+
+    The encoder outputs the mean ``mu`` and log-variance ``logvar`` of ``q(z | x)``;
+    :meth:`loss` samples ``z = mu + exp(logvar / 2) * eps`` (the reparameterisation trick),
+    decodes it, and returns the negative ELBO with a ``beta`` weight on the KL term
+    (see :func:`matae_utils.losses.vae_loss` for the convention: per-sample sums averaged
+    over the batch).
+
+    :meth:`encode` and :meth:`forward` are deterministic: ``encode`` returns the posterior
+    mean ``mu`` (the usual point embedding for plots and downstream models) and ``forward``
+    decodes it. Use :meth:`encode_dist` for ``(mu, logvar)`` and :meth:`sample` to generate.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the latent space.
+        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
+        activation (str | None): hidden activation.
+        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        beta (float): weight of the KL term, >= 0 (1 is the standard VAE).
+        recon_loss (str): ``"mse"`` or ``"bce"`` (needs ``output_activation="sigmoid"``).
+        dropout (float): dropout in the encoder's hidden layers.
+
+    Example::
+
+        vae = VAE(13, 2, beta=1.0)
+        terms = vae.loss(torch.randn(8, 13))   # {"loss", "recon", "kl"}
+        new = vae.sample(5, seed=0)            # [5, 13]
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden: Sequence[int] | int = (64,),
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+        beta: float = 1.0,
+        recon_loss: str = "mse",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        hidden = _int_tuple(hidden, "hidden")
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        _check_recon_loss(recon_loss, output_activation)
+        self.beta = _nonneg_float(beta, "beta")
+        # one MLP outputs [mu, logvar] side by side
+        self.encoder = Encoder(n_features, 2 * latent_dim, hidden, activation, dropout)
+        self.decoder = Decoder(latent_dim, n_features, hidden[::-1], activation, output_activation)
+        self.n_features = self.encoder.n_features
+        self.latent_dim = latent_dim
+        self.input_shape = (self.n_features,)
+        self.recon_loss = recon_loss
+        self.config = {
+            "n_features": self.n_features,
+            "latent_dim": latent_dim,
+            "hidden": list(hidden),
+            "activation": activation,
+            "output_activation": output_activation,
+            "beta": self.beta,
+            "recon_loss": recon_loss,
+            "dropout": self.encoder.config["dropout"],
+        }
+
+    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Parameters of the approximate posterior ``q(z | x)``.
+
+        Args:
+            x (Tensor): [B, n_features].
+
+        Returns:
+            tuple[Tensor, Tensor]: ``mu`` and ``logvar``, each [B, latent_dim].
+        """
+        self._check_x(x)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Posterior mean ``mu`` (deterministic).
+
+        Args:
+            x (Tensor): [B, n_features].
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        return self.encode_dist(x)[0]
+
+    @staticmethod
+    def reparameterize(
+        mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)``, differentiable in mu, logvar.
+
+        Args:
+            mu (Tensor): [B, latent_dim].
+            logvar (Tensor): [B, latent_dim].
+            generator (torch.Generator | None): random number generator on ``mu``'s
+                device; None uses PyTorch's global one.
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Negative ELBO of a batch, with one sample of ``z`` per input.
+
+        Args:
+            x (Tensor): [B, n_features].
+            y (Tensor | None): ignored (unsupervised model).
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` (= recon + beta * kl), ``"recon"`` and
+            ``"kl"``, each a per-sample sum averaged over the batch.
+        """
+        mu, logvar = self.encode_dist(x)  # [B, latent_dim] each
+        z = self.reparameterize(mu, logvar)
+        return vae_loss(self.decoder(z), x, mu, logvar, beta=self.beta, recon=self.recon_loss)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None) -> Tensor:
+        """Generate ``n`` new inputs by decoding ``z ~ N(0, I)``.
+
+        The codes are drawn on the CPU with a local :class:`torch.Generator`, so a given
+        ``seed`` gives the same samples on any device and leaves the global random state
+        untouched.
+
+        Args:
+            n (int): number of samples.
+            seed (int | None): seed of the local generator; None gives fresh samples.
+
+        Returns:
+            Tensor: [n, n_features], on the model's device, without gradient.
+        """
+        n = _positive_int(n, "n")
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        param = next(self.parameters())
+        z = torch.randn(n, self.latent_dim, generator=gen, dtype=param.dtype)
+        return self.decoder(z.to(param.device))
+
+
+class ConvAutoEncoder(BaseAutoEncoder):
+    """Convolutional autoencoder for images ``[B, C, H, W]`` or 1D signals ``[B, C, L]``.
+
+    The encoder stacks stride-2 convolutions (kernel 4, padding 1), each halving every
+    spatial size, then flattens and maps linearly to the code; the decoder mirrors it with
+    stride-2 transposed convolutions, so the output has exactly the input's shape. The
+    halvings need spatial sizes divisible by ``2 ** len(channels)``; other sizes are
+    zero-padded at the end before the first convolution and the reconstruction is cropped
+    back (e.g. an XRD pattern of 1401 points is padded to 1408 with 3 convolutions), so
+    any size works and the loss only sees the real points.
+
+    Use ``input_shape=(1, 64, 64)`` for a 64 x 64 grey-scale microstructure and
+    ``input_shape=(1, L)`` for a powder XRD pattern of ``L`` points (add the channel axis
+    to an array of patterns ``X`` of shape [N, L] with ``X[:, None, :]``).
+
+    Args:
+        input_shape (Sequence[int]): ``(C, H, W)`` for images or ``(C, L)`` for signals.
+        latent_dim (int): size of the code.
+        channels (Sequence[int]): output channels of each convolution, from the input
+            inwards; ``()`` means no convolution (a linear map of the flattened input).
+        output_activation (str | None): ``None``, ``"sigmoid"`` (pixel values in [0, 1]),
+            ``"softmax"`` (over the channels, e.g. one channel per phase) or ``"softplus"``
+            (non-negative intensities).
+        activation (str | None): activation after each convolution.
+        recon_loss (str): ``"mse"`` or ``"bce"`` (needs ``output_activation="sigmoid"``).
+
+    Example::
+
+        model = ConvAutoEncoder((1, 64, 64), latent_dim=16, channels=(16, 32, 64))
+        x_hat = model(torch.rand(2, 1, 64, 64))    # [2, 1, 64, 64]
+        xrd = ConvAutoEncoder((1, 1401), latent_dim=8)
+        z = xrd.encode(torch.rand(2, 1, 1401))     # [2, 8]
+        xrd(torch.rand(2, 1, 1401)).shape          # [2, 1, 1401]
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (1, 64, 64),
+        latent_dim: int = 16,
+        channels: Sequence[int] = (16, 32, 64),
+        output_activation: str | None = None,
+        activation: str | None = "relu",
+        recon_loss: str = "mse",
+    ) -> None:
+        super().__init__()
+        shape = _int_tuple(input_shape, "input_shape")
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                "input_shape must be (C, L) for 1D signals or (C, H, W) for images, "
+                f"got {tuple(input_shape)}"
+            )
+        latent_dim = _positive_int(latent_dim, "latent_dim")
+        channels = _int_tuple(channels, "channels")
+        _activation(activation)
+        _check_output_activation(output_activation, shape[0])
+        _check_recon_loss(recon_loss, output_activation)
+        factor = 2 ** len(channels)
+        spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])  # padded sizes
+        pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
+        conv, deconv = (
+            (nn.Conv1d, nn.ConvTranspose1d)
+            if len(spatial) == 1
+            else (nn.Conv2d, nn.ConvTranspose2d)
+        )
+        small = tuple(s // factor for s in spatial)
+        c_last = channels[-1] if channels else shape[0]
+        n_flat = c_last * math.prod(small)
+
+        enc: list[nn.Module] = [_PadEnd(pad)] if any(pad) else []
+        c_in = shape[0]
+        for c in channels:
+            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(activation)]
+            c_in = c
+        enc += [nn.Flatten(), nn.Linear(n_flat, latent_dim)]  # [B, latent_dim]
+
+        dec: list[nn.Module] = [nn.Linear(latent_dim, n_flat)]
+        if channels:
+            dec.append(_activation(activation))
+        dec.append(nn.Unflatten(1, (c_last, *small)))  # [B, c_last, *small]
+        outs = [*channels[-2::-1], shape[0]] if channels else []
+        c_in = c_last
+        for i, c in enumerate(outs):
+            dec.append(deconv(c_in, c, kernel_size=4, stride=2, padding=1))
+            if i < len(outs) - 1:
+                dec.append(_activation(activation))
+            c_in = c
+        if any(pad):
+            dec.append(_CropEnd(shape[1:]))
+        dec.append(_output_activation(output_activation, dim=1))
+
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+        self.input_shape = shape
+        self.latent_dim = latent_dim
+        self.recon_loss = recon_loss
+        self.config = {
+            "input_shape": list(shape),
+            "latent_dim": latent_dim,
+            "channels": list(channels),
+            "output_activation": output_activation,
+            "activation": activation,
+            "recon_loss": recon_loss,
+        }
+
+    def _shape_hint(self) -> str:
+        return f"input_shape={self.input_shape}"
+
+    def _check_x(self, x: Tensor) -> None:
+        shape = self.input_shape
+        if isinstance(x, Tensor) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
+            raise ValueError(
+                f"expected input of shape {_fmt_shape(shape)} ({self._shape_hint()}), got "
+                f"{list(x.shape)}; add the channel axis with x[:, None]"
+            )
+        super()._check_x(x)
+
+
+class SemiSupervisedAutoEncoder(AutoEncoder):
+    """Autoencoder with a property head on the code, trained on partly labelled data.
+
+    ``loss(x, y) = recon + alpha * supervised`` where ``supervised`` is the mean squared
+    error of ``predict(x)`` over the labels that are present: ``NaN`` in ``y`` marks a
+    missing label (per entry, so each target may be missing independently), and a batch
+    without any label contributes ``supervised = 0``. The unlabelled rows still shape the
+    latent space through the reconstruction term, which is the point of the model.
+
+    Args:
+        n_features (int): number of input features.
+        latent_dim (int): size of the code.
+        n_targets (int): number of properties predicted from the code.
+        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
+        head_hidden (Sequence[int] | int): hidden sizes of the property head.
+        alpha (float): weight of the supervised term, >= 0.
+        activation (str | None): hidden activation (encoder, decoder and head).
+        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        recon_loss (str): ``"mse"`` or ``"bce"``.
+        dropout (float): dropout in the encoder's hidden layers.
+
+    Example::
+
+        model = SemiSupervisedAutoEncoder(13, 2, n_targets=1)
+        y = torch.tensor([1.2, float("nan"), 0.3, float("nan")])   # 2 of 4 labelled
+        terms = model.loss(torch.randn(4, 13), y)  # {"loss", "recon", "supervised"}
+    """
+
+    supervised = True
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        n_targets: int = 1,
+        hidden: Sequence[int] | int = (64,),
+        head_hidden: Sequence[int] | int = (32,),
+        alpha: float = 1.0,
+        activation: str | None = "relu",
+        output_activation: str | None = None,
+        recon_loss: str = "mse",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
+        )
+        self.n_targets = _positive_int(n_targets, "n_targets")
+        head_hidden = _int_tuple(head_hidden, "head_hidden")
+        self.alpha = _nonneg_float(alpha, "alpha")
+        self.head = _mlp(self.latent_dim, head_hidden, self.n_targets, activation, 0.0)
+        self.config.update(
+            n_targets=self.n_targets, head_hidden=list(head_hidden), alpha=self.alpha
+        )
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predict the properties from the code.
+
+        Args:
+            x (Tensor): [B, n_features].
+
+        Returns:
+            Tensor: [B, n_targets].
+        """
+        return self.head(self.encode(x))
+
+    def _check_y(self, y: Tensor, batch: int) -> Tensor:
+        if not isinstance(y, Tensor):
+            raise TypeError(f"expected labels y as a torch.Tensor, got {type(y).__name__}")
+        if not y.is_floating_point():
+            raise TypeError(
+                f"expected labels y as a floating-point tensor (NaN marks a missing label), "
+                f"got {y.dtype}; convert with y.float()"
+            )
+        if y.dim() == 1 and self.n_targets == 1:
+            y = y.unsqueeze(1)
+        if tuple(y.shape) != (batch, self.n_targets):
+            raise ValueError(
+                f"expected labels y of shape [{batch}, {self.n_targets}] (batch size, "
+                f"n_targets={self.n_targets}), got {list(y.shape)}"
+            )
+        return y
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Reconstruction plus supervised MSE over the labelled entries.
+
+        Args:
+            x (Tensor): [B, n_features].
+            y (Tensor | None): [B, n_targets] or [B] (if ``n_targets == 1``), NaN where the
+                label is missing; None means no labels at all.
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` (= recon + alpha * supervised), ``"recon"``
+            and ``"supervised"`` (mean squared error over the present labels, 0 if none).
+        """
+        z = self.encode(x)  # [B, latent_dim]
+        rec = self._recon(self.decoder(z), x)
+        if y is None:
+            sup = rec.new_zeros(())
+        else:
+            y = self._check_y(y, x.shape[0])  # [B, n_targets]
+            pred = self.head(z)
+            present = ~torch.isnan(y)
+            # zero the missing entries before the product so NaN * 0 never enters the graph
+            sq = torch.where(present, pred - torch.nan_to_num(y), torch.zeros_like(pred)) ** 2
+            sup = sq.sum() / present.sum().clamp(min=1)
+        return {"loss": rec + self.alpha * sup, "recon": rec, "supervised": sup}
+
+
+#: Model classes that checkpoints can rebuild, by class name.
+MODELS: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (
+        Encoder,
+        Decoder,
+        AutoEncoder,
+        SparseAutoEncoder,
+        DenoisingAutoEncoder,
+        VAE,
+        ConvAutoEncoder,
+        SemiSupervisedAutoEncoder,
+    )
+}
+
+
+def register_model(cls: type[nn.Module]) -> type[nn.Module]:
+    """Make a custom model class loadable by :func:`matae_utils.training.load_checkpoint`.
+
+    Use as a class decorator. The class must set ``self.config`` to its constructor
+    arguments (a JSON-able dict) so that ``cls(**config)`` rebuilds it.
+
+    Args:
+        cls (type): an ``nn.Module`` subclass.
+
+    Returns:
+        type: ``cls`` unchanged.
+
+    Raises:
+        TypeError: if ``cls`` is not an ``nn.Module`` subclass.
+        ValueError: if the name is that of a built-in model of this module.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"register_model expects an nn.Module subclass, got {cls!r}")
+    known = MODELS.get(cls.__name__)
+    if known is not None and known is not cls and known.__module__ == __name__:
+        raise ValueError(
+            f"{cls.__name__!r} is a built-in model of matae_utils.models; give your class "
+            "another name"
+        )
+    # re-registering a name (re-running a notebook cell) replaces the earlier class
+    MODELS[cls.__name__] = cls
+    return cls

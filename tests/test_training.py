@@ -1,0 +1,400 @@
+"""Tests of matae_utils.training: fit, History, inference helpers and checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.linalg import subspace_angles
+from sklearn.decomposition import PCA
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from matae_utils import training
+from matae_utils.models import (
+    VAE,
+    AutoEncoder,
+    ConvAutoEncoder,
+    DenoisingAutoEncoder,
+    SemiSupervisedAutoEncoder,
+)
+from matae_utils.training import (
+    History,
+    checkpoint_info,
+    decode,
+    encode,
+    fit,
+    get_device,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    predict,
+    reconstruct,
+    save_checkpoint,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def low_rank():
+    """200 x 8 data close to a 2-D subspace, standardised-ish."""
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(200, 2))
+    X = latent @ rng.normal(size=(2, 8)) + 0.05 * rng.normal(size=(200, 8))
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+
+
+def _weights(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _new_ae(n_features=8, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return AutoEncoder(n_features, 2, hidden=(16,), **kwargs)
+
+
+# ------------------------------------------------------------------ devices
+def test_get_device():
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device(torch.device("cpu")).type == "cpu"
+    assert get_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(ValueError, match="unknown device"):
+        get_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            get_device("cuda")
+
+
+# ------------------------------------------------------------------ fit
+def test_loss_falls_and_history(low_rank):
+    model = _new_ae()
+    hist = fit(model, low_rank[:160], low_rank[160:], epochs=30, lr=1e-2, progress=False)
+    assert isinstance(hist, History)
+    assert set(hist.train) == set(hist.val) == {"loss", "recon"}
+    assert len(hist.train["loss"]) == len(hist.val["loss"]) == hist.n_epochs == 30
+    assert hist.train["loss"][-1] < 0.3 * hist.train["loss"][0]
+    assert hist.val["loss"][hist.best_epoch] == min(hist.val["loss"])
+    assert hist.seconds > 0 and not hist.stopped_early
+    frame = hist.to_frame()
+    assert list(frame.columns) == ["train_loss", "train_recon", "val_loss", "val_recon"]
+    assert frame.index.name == "epoch" and len(frame) == 30
+    assert "best_epoch" in repr(hist)
+    assert not model.training  # left in eval mode
+
+
+def test_best_weights_restored(low_rank):
+    model = _new_ae()
+    hist = fit(model, low_rank[:160], low_rank[160:], epochs=15, lr=3e-2, progress=False)
+    with torch.no_grad():
+        val = model.loss(torch.from_numpy(low_rank[160:]))["loss"].item()
+    assert val == pytest.approx(min(hist.val["loss"]), rel=1e-5)
+
+
+def test_same_seed_same_weights_different_seed_different(low_rank):
+    # a denoising model with dropout exercises the global RNG as well as shuffling
+    def run(seed):
+        torch.manual_seed(0)
+        model = DenoisingAutoEncoder(8, 2, hidden=(16,), dropout=0.2, mask_prob=0.1)
+        fit(model, low_rank, epochs=3, seed=seed, progress=False)
+        return _weights(model)
+
+    first = run(1)
+    assert _same(first, run(1))
+    assert not _same(first, run(2))
+    model = _new_ae()
+    state = torch.get_rng_state()
+    fit(model, low_rank, epochs=1, seed=5, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)  # fit restores the global RNG
+
+
+def test_seed_none_follows_and_advances_global_rng(low_rank):
+    a, b = _new_ae(), _new_ae()  # identical weights; global RNG left at the same state
+    fit(a, low_rank, epochs=1, seed=None, progress=False)
+    fit(b, low_rank, epochs=1, seed=None, progress=False)  # draws a new seed
+    assert not _same(_weights(a), _weights(b))
+    c = _new_ae()  # back to the state `a` started from
+    fit(c, low_rank, epochs=1, seed=None, progress=False)
+    assert _same(_weights(a), _weights(c))
+
+
+def test_linear_autoencoder_spans_pca_subspace():
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    scales = np.array([3.0, 2.0, 0.5, 0.4, 0.3, 0.2, 0.2, 0.1])
+    X = (rng.normal(size=(512, 8)) * scales) @ q.T
+    X = (X - X.mean(0)).astype(np.float32)
+    torch.manual_seed(0)
+    model = AutoEncoder(8, 2, hidden=(), activation=None)
+    fit(model, X, epochs=40, lr=2e-2, batch_size=64, progress=False)
+    W = model.decoder.net[0].weight.detach().numpy()  # [8, 2], columns span the decoder
+    P = PCA(n_components=2).fit(X).components_.T  # [8, 2]
+    assert np.degrees(subspace_angles(W, P)).max() < 5.0
+
+
+def test_early_stopping_restores_best_epoch():
+    class Scalar(nn.Module):
+        """Train pulls w towards the mean of the training data (2); val measures (w - 1)^2."""
+
+        supervised = False
+
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(()))
+
+        def loss(self, x, y=None):
+            return {"loss": ((x - self.w) ** 2).mean()}
+
+    model = Scalar()
+    train, val = torch.full((8, 1), 2.0), torch.full((8, 1), 1.0)
+    hist = fit(
+        model,
+        train,
+        val,
+        epochs=200,
+        batch_size=8,
+        lr=0.05,
+        patience=5,
+        optimizer="sgd",
+        progress=False,
+    )
+    assert hist.stopped_early
+    assert hist.n_epochs == hist.best_epoch + 1 + 5 < 200
+    assert hist.val["loss"][hist.best_epoch] == min(hist.val["loss"])
+    # the restored w is the one of the best epoch, not of the last
+    assert (model.w.item() - 1.0) ** 2 == pytest.approx(min(hist.val["loss"]), rel=1e-5)
+    assert (model.w.item() - 1.0) ** 2 < hist.val["loss"][-1]
+
+
+def test_no_val_keeps_last_epoch_and_patience_needs_val(low_rank):
+    hist = fit(_new_ae(), low_rank, epochs=3, progress=False)
+    assert hist.best_epoch == 2 and hist.val == {}
+    with pytest.raises(ValueError, match="patience=3 needs validation data"):
+        fit(_new_ae(), low_rank, epochs=3, patience=3, progress=False)
+
+
+def test_data_forms(low_rank):
+    X = torch.from_numpy(low_rank)
+    fit(_new_ae(), X, epochs=1, progress=False)  # tensor
+    fit(_new_ae(), pd.DataFrame(low_rank), epochs=1, progress=False)  # DataFrame
+    fit(_new_ae(), low_rank.astype(np.float64), epochs=1, progress=False)  # float64 -> float32
+    hist = fit(_new_ae(), TensorDataset(X), TensorDataset(X[:20]), epochs=2, progress=False)
+    assert hist.n_epochs == 2 and len(hist.val["loss"]) == 2
+    # a Dataset is shuffled by a seeded DataLoader: reproducible too
+    a, b = _new_ae(), _new_ae()
+    fit(a, TensorDataset(X), epochs=2, seed=3, progress=False)
+    fit(b, TensorDataset(X), epochs=2, seed=3, progress=False)
+    assert _same(_weights(a), _weights(b))
+
+
+def test_progress_bar_runs(low_rank, capsys):
+    fit(_new_ae(), low_rank, low_rank[:10], epochs=2, progress=True)
+    assert "val_loss" in capsys.readouterr().err
+
+
+def test_semi_supervised_fit_with_nan_labels(low_rank):
+    rng = np.random.default_rng(1)
+    y = low_rank[:, 0] * 2 + 0.1 * rng.normal(size=len(low_rank))
+    y[rng.random(len(y)) < 0.7] = np.nan  # 70 % unlabelled
+    torch.manual_seed(0)
+    model = SemiSupervisedAutoEncoder(8, 2, hidden=(16,), head_hidden=(8,))
+    hist = fit(
+        model,
+        (low_rank[:160], y[:160]),
+        (low_rank[160:], y[160:]),
+        epochs=30,
+        lr=1e-2,
+        progress=False,
+    )
+    assert set(hist.train) == {"loss", "recon", "supervised"}
+    assert all(np.isfinite(v) for v in hist.train["supervised"])
+    assert hist.train["supervised"][-1] < 0.5 * hist.train["supervised"][0]
+    assert predict(model, low_rank).shape == (200, 1)
+
+
+def test_conv_autoencoder_trains():
+    torch.manual_seed(0)
+    imgs = torch.rand(16, 1, 16, 16)
+    model = ConvAutoEncoder((1, 16, 16), latent_dim=4, channels=(4, 8))
+    hist = fit(model, imgs, epochs=5, batch_size=8, lr=1e-2, progress=False)
+    assert hist.train["loss"][-1] < hist.train["loss"][0]
+    assert encode(model, imgs).shape == (16, 4)
+    assert reconstruct(model, imgs.numpy()).shape == (16, 1, 16, 16)
+
+
+# ------------------------------------------------------------------ errors
+def test_nan_and_inf_in_data_raise_before_training(low_rank):
+    X = low_rank.copy()
+    X[3, 2] = np.nan
+    X[7, 0] = np.inf
+    model = _new_ae()
+    before = _weights(model)
+    with pytest.raises(
+        ValueError, match=r"train X contains 2 NaN or infinite values \(rows \[3, 7\]"
+    ):
+        fit(model, X, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="val X contains"):
+        fit(model, low_rank, X, epochs=1, progress=False)
+    assert _same(before, _weights(model))
+    y = np.zeros(len(low_rank))
+    y[0] = np.inf
+    with pytest.raises(ValueError, match="train y contains 1 infinite"):
+        fit(SemiSupervisedAutoEncoder(8, 2), (low_rank, y), epochs=1, progress=False)
+
+
+def test_nan_loss_raises_with_hint():
+    X = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    model = _new_ae(5)
+    with pytest.raises(RuntimeError, match="lower the learning rate"):
+        fit(model, X, epochs=20, lr=1e4, optimizer="sgd", progress=False)
+    assert not model.training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"lr": 0.0}, ValueError, "lr"),
+        ({"optimizer": "lbfgs"}, ValueError, "optimizer"),
+    ],
+)
+def test_bad_settings(low_rank, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit(_new_ae(), low_rank, progress=False, **kwargs)
+
+
+def test_bad_data(low_rank):
+    with pytest.raises(ValueError, match=r"unsupervised but \(X, y\) was given"):
+        fit(_new_ae(), (low_rank, np.zeros(200)), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="unsupervised but the data has labels"):
+        ds = TensorDataset(torch.from_numpy(low_rank), torch.zeros(200))
+        fit(_new_ae(), ds, epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"shape \[N, n_features\]"):
+        fit(_new_ae(), low_rank[0], epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"expected input of shape \[B, 8\]"):
+        fit(_new_ae(), low_rank[:, :5], epochs=1, progress=False)
+    with pytest.raises(TypeError, match="numeric"):
+        fit(_new_ae(), np.array([["a"] * 8] * 4), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="N=200 rows"):
+        fit(SemiSupervisedAutoEncoder(8, 2), (low_rank, np.zeros(10)), epochs=1, progress=False)
+    with pytest.raises(TypeError, match="loss"):
+        fit(nn.Linear(2, 2), low_rank, epochs=1, progress=False)
+
+
+# ------------------------------------------------------------------ inference helpers
+def test_inference_helpers(low_rank):
+    model = _new_ae(dropout=0.5)
+    model.train()
+    Z = encode(model, low_rank, batch_size=7)
+    assert isinstance(Z, np.ndarray) and Z.shape == (200, 2) and Z.dtype == np.float32
+    assert model.training  # mode restored
+    with torch.no_grad():
+        model.eval()
+        ref = model.encode(torch.from_numpy(low_rank)).numpy()
+    np.testing.assert_allclose(Z, ref, rtol=1e-5, atol=1e-6)  # eval mode: no dropout
+    np.testing.assert_allclose(encode(model, pd.DataFrame(low_rank)), Z, rtol=1e-5, atol=1e-6)
+    assert reconstruct(model, low_rank).shape == low_rank.shape
+    assert decode(model, Z).shape == low_rank.shape
+    X = low_rank.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        encode(model, X)
+    with pytest.raises(TypeError, match="predict"):
+        predict(model, low_rank)
+
+
+def test_vae_encode_helper_gives_means(low_rank):
+    torch.manual_seed(0)
+    model = VAE(8, 2)
+    Z = encode(model, low_rank)
+    with torch.no_grad():
+        mu, _ = model.encode_dist(torch.from_numpy(low_rank))
+    np.testing.assert_allclose(Z, mu.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ checkpoints
+CHECKPOINT_MODELS = {
+    "ae": lambda: AutoEncoder(8, 2, hidden=(16, 4), output_activation="softplus"),
+    "vae": lambda: VAE(8, 3, beta=4.0),
+    "semi": lambda: SemiSupervisedAutoEncoder(8, 2, n_targets=2, alpha=0.3),
+    "conv1d": lambda: ConvAutoEncoder((2, 32), latent_dim=3, channels=(4, 8)),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKPOINT_MODELS))
+def test_checkpoint_round_trip(tmp_path, name):
+    torch.manual_seed(0)
+    model = CHECKPOINT_MODELS[name]()
+    x = torch.randn(4, *model.input_shape)
+    hist = History(train={"loss": [2.0, 1.0]}, best_epoch=1, seconds=0.5)
+    path = save_checkpoint(
+        model,
+        tmp_path / "sub" / f"{name}.pt",
+        history=hist,
+        metadata={"dataset": "toy", "rmse": np.float64(0.25), "cols": ["a", "b"]},
+    )
+    loaded = load_checkpoint(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    assert not loaded.training
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+    info = checkpoint_info(path)
+    assert info["class"] == type(model).__name__
+    assert info["metadata"] == {"dataset": "toy", "rmse": 0.25, "cols": ["a", "b"]}
+    assert info["history"].train == hist.train and info["history"].best_epoch == 1
+    raw = torch.load(path, weights_only=True)  # plain containers only
+    assert set(raw) >= {"class", "config", "state_dict", "metadata"}
+
+
+def test_checkpoint_refuses_pickled_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"class": "AutoEncoder", "config": {}, "state_dict": {}, "x": pd.Timestamp(0)}, path)
+    with pytest.raises(ValueError, match="weights_only"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_errors(tmp_path):
+    model = _new_ae()
+    path = save_checkpoint(model, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["class"] = "Transformer"
+    torch.save(payload, tmp_path / "unknown.pt")
+    with pytest.raises(ValueError, match="not a known model class"):
+        load_checkpoint(tmp_path / "unknown.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a matae checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(TypeError, match=r"metadata\['arr'\] is a ndarray"):
+        save_checkpoint(model, tmp_path / "bad.pt", metadata={"arr": np.zeros(3)})
+    with pytest.raises(TypeError, match="config dict"):
+        save_checkpoint(nn.Linear(2, 2), tmp_path / "lin.pt")
+
+
+def test_load_pretrained(tmp_path, monkeypatch):
+    assert load_pretrained("no_such_checkpoint") is None
+    with pytest.raises(ValueError, match="checkpoint name"):
+        load_pretrained("../etc/passwd")
+    assert isinstance(list_pretrained(), list)
+    monkeypatch.setattr(training, "WEIGHTS_DIR", tmp_path)
+    model = _new_ae()
+    save_checkpoint(model, tmp_path / "toy_ae.pt")
+    assert list_pretrained() == ["toy_ae"]
+    loaded = load_pretrained("toy_ae")
+    assert isinstance(loaded, AutoEncoder)
+    for p, q in zip(model.parameters(), loaded.parameters(), strict=True):
+        assert torch.equal(p, q)
