@@ -50,6 +50,9 @@ _EXPORTS = {
     "element_fractions": "featurize",
     "fractions_to_formula": "featurize",
     "ELEMENTS": "featurize",
+    "magpie_citations": "featurize",
+    "cache_dir": "featurize",
+    "clear_cache": "featurize",
     # physics-based generators
     "cahn_hilliard": "microstructure",
     "generate_microstructures": "microstructure",
