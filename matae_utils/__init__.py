@@ -56,6 +56,10 @@ _EXPORTS = {
     # physics-based generators
     "cahn_hilliard": "microstructure",
     "generate_microstructures": "microstructure",
+    "free_energy": "microstructure",
+    "characteristic_length": "microstructure",
+    "load_prototypes": "xrd",
+    "two_theta_grid": "xrd",
     "simulate_xrd": "xrd",
     "xrd_dataset": "xrd",
     # models and losses
