@@ -398,3 +398,12 @@ def test_load_pretrained(tmp_path, monkeypatch):
     assert isinstance(loaded, AutoEncoder)
     for p, q in zip(model.parameters(), loaded.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("name", list_pretrained())
+def test_every_shipped_checkpoint_loads_into_its_model(name):
+    """Each tiny pretrained checkpoint shipped in matae_utils/weights rebuilds its model."""
+    model = load_pretrained(name)
+    assert isinstance(model, torch.nn.Module)
+    x = torch.zeros(2, *model.input_shape)
+    assert model(x).shape == x.shape
