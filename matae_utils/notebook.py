@@ -161,7 +161,8 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
 
     Args:
         name: Key used in the text, e.g. ``{glue:text}`best_mae```.
-        value: Any object (numbers, strings, figures, DataFrames).
+        value: Any object (numbers, strings, figures, DataFrames). NumPy and torch
+            scalars are converted to plain Python numbers first.
         display: Also show the value in the notebook.
 
     Raises:
@@ -169,6 +170,10 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string; got {name!r}")
+    # NumPy 2 scalars print as ``np.float64(0.5)``, which myst-nb cannot format with
+    # ``{glue:text}`name:.2f```; plain Python numbers can.
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
     myst_glue = _myst_nb_glue()
     if myst_glue is not None:
         myst_glue(name, value, display=display)

@@ -93,6 +93,20 @@ def test_glue_delegates_to_myst_nb(monkeypatch):
     assert calls == [("mae", 0.123, False), ("fig", "a figure", True)]
 
 
+def test_glue_passes_numpy_scalars_as_plain_numbers(monkeypatch):
+    """myst-nb formats `{glue:text}`x:.2f`` only for Python numbers, not np.float64(...)."""
+    import numpy as np
+
+    calls = []
+    fake = ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append(value)
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    notebook.glue("mae", np.float64(0.25))
+    notebook.glue("n", np.int64(7))
+    assert calls == [0.25, 7]
+    assert type(calls[0]) is float and type(calls[1]) is int
+
+
 def test_glue_without_myst_nb_only_displays_when_asked(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # `import myst_nb` now fails
     notebook.glue("mae", 0.123)
