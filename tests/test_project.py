@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
-import tomllib
 import zipfile
 from pathlib import Path
 
-import pytest
-import yaml
-
 import notebook_tools
+import pytest
+import tomllib
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,3 +191,15 @@ def test_readme_documents_the_two_commands():
     assert "make book" in readme and "make test" in readme
     for nb in _notebooks():
         assert nb.name in readme, f"README does not list {nb.name}"
+
+
+def test_code_passes_ruff():
+    """The package, tests, scripts and benchmarks are lint-clean (config in pyproject.toml)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    proc = subprocess.run(
+        [str(ruff), "check", "matae_utils", "tests", "scripts", "benchmarks"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
