@@ -22,13 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from matae_utils.estimators import AutoEncoderTransformer, VAETransformer
 from matae_utils.models import VAE, AutoEncoder
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,7 @@ from matae_utils.models import (
 N_FEATURES = 13
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: one thread is fastest and avoids oversubscription on shared runners
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 MODEL_FACTORIES = {
