@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,3 +48,30 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The whole book, built once per test session into a temporary folder (every notebook
+    executed by myst-nb). Returns the exit code, the log and the build paths.
+
+    ``MATAE_BOOK_BUILD=_build`` reuses an existing build (the folder that holds ``html/``, e.g.
+    after ``make book``) instead, to run the page and browser checks quickly while writing."""
+    existing = os.environ.get("MATAE_BOOK_BUILD")
+    if existing:
+        build = Path(existing).resolve()
+        assert (build / "html" / "index.html").is_file(), f"no built book in {build}"
+        return {"returncode": 0, "log": "", "build": build, "html": build / "html"}
+    jb = Path(sys.executable).with_name("jupyter-book")
+    found = str(jb) if jb.exists() else shutil.which("jupyter-book")
+    assert found, "jupyter-book is not installed (pip install -e '.[book]')"
+    out = tmp_path_factory.mktemp("book")
+    proc = subprocess.run(
+        [found, "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT, timeout=3600,
+        # static figures instead of live widgets in the HTML (no kernel behind a web page)
+        env={**os.environ, "MATAE_STATIC_WIDGETS": "1"},
+    )
+    build = out / "_build"
+    return {"returncode": proc.returncode, "log": proc.stdout + proc.stderr, "build": build,
+            "html": build / "html"}

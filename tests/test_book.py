@@ -8,18 +8,15 @@ The wall time of every notebook, as measured by myst-nb during this build, is wr
 ``_build/notebook_times.json`` (the benchmarks turn it into the runtime table; tests do not assert
 timings, which are noise on a loaded machine).
 
-The environment keeps ``MPLBACKEND=Agg`` (set by ``tests/conftest.py`` and ``.ci/run``) on purpose:
+The build itself is the session fixture ``book`` in ``tests/conftest.py`` (shared with the browser
+tests). The environment keeps ``MPLBACKEND=Agg`` (set by ``tests/conftest.py`` and ``.ci/run``) on purpose:
 ``mu.setup()`` must give the notebooks the inline backend regardless, and the figure test proves it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -29,29 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMES = ROOT / "_build" / "notebook_times.json"
 
 pytestmark = pytest.mark.slow
-
-
-def _jupyter_book() -> str:
-    jb = Path(sys.executable).with_name("jupyter-book")
-    found = str(jb) if jb.exists() else shutil.which("jupyter-book")
-    assert found, "jupyter-book is not installed (pip install -e '.[book]')"
-    return found
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Build the whole book once into a temporary folder; returns the log, paths and exit code."""
-    out = tmp_path_factory.mktemp("book")
-    proc = subprocess.run(
-        [_jupyter_book(), "build", str(ROOT), "--path-output", str(out), "--warningiserror",
-         "--keep-going"],
-        capture_output=True, text=True, cwd=ROOT, timeout=3600,
-        # static figures instead of live widgets in the HTML (no kernel behind a web page)
-        env={**os.environ, "MATAE_STATIC_WIDGETS": "1"},
-    )
-    build = out / "_build"
-    return {"returncode": proc.returncode, "log": proc.stdout + proc.stderr, "build": build,
-            "html": build / "html"}
 
 
 def _execution_reports(build: Path) -> str:
