@@ -198,11 +198,12 @@ def _check_launch_buttons(links: list[str], doc: str) -> None:
 
 
 def _check_solution_opens(page, doc: str) -> None:
-    """sphinx-exercise solutions are closed dropdowns; the first one opens on click."""
+    """sphinx-exercise solutions are closed dropdowns (sphinx-togglebutton); the first opens on a
+    click on its toggle button."""
     solution = page.locator("main .solution").first
-    body = solution.locator(".solution-content, section").first
+    body = solution.locator(".admonition-title ~ *").first
     assert not body.is_visible(), f"{doc}: the first solution is open before any click"
-    solution.locator(".admonition-title, summary, .toggle-button").first.click()
+    solution.locator("button.toggle-button").first.click()
     body.wait_for(state="visible", timeout=5_000)
 
 
