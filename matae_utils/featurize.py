@@ -19,13 +19,10 @@ this module stays cheap.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import multiprocessing
-import os
 import re
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from ._cache import cache_path, read_npz, write_npz
+from ._checks import as_array, check_choice, check_number
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from pymatgen.core import Composition
@@ -44,8 +44,6 @@ __all__ = [
     "magpie_citations",
     "element_fractions",
     "fractions_to_formula",
-    "cache_dir",
-    "clear_cache",
 ]
 
 #: The element vocabulary of element-fraction vectors, hydrogen (Z=1) to plutonium (Z=94)
@@ -79,17 +77,8 @@ _MAGPIE_IMPUTE_NAN = True
 _MAGPIE_NAME = "ElementProperty.from_preset('magpie', impute_nan=True)"
 _MAGPIE_N_FEATURES = 132
 
-#: Above this many distinct compositions a progress bar is shown (about 2 s of work).
-_PROGRESS_MIN_ITEMS = 1000
-#: Above this many distinct compositions ``n_jobs=None`` uses several processes (Linux
-#: only): below it the cost of starting the worker pool outweighs the gain.
-_PARALLEL_MIN_ITEMS = 2000
-#: ``n_jobs=None`` never uses more processes than this.
-_PARALLEL_MAX_AUTO_JOBS = 4
 _CHUNK_SIZE = 256
-
-_CACHE_PREFIX = "features-"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 # One token of a formula: an element symbol (a capital letter and any lowercase letters
 # that follow, so "Nacl" is read as one unknown symbol rather than Na + "cl"), an amount,
@@ -224,7 +213,7 @@ def _check_row(value: Any) -> tuple[Composition | None, str | None, str]:
         return None, reason, ""
     try:
         comp = Composition(formula)
-    except Exception as exc:  # pymatgen raises ValueError, but be defensive
+    except ValueError as exc:  # what pymatgen's formula parser raises (also unknown symbols)
         return None, f"pymatgen cannot parse it ({exc})", ""
     if not comp.valid:
         return None, f"pymatgen read non-element species: {comp}", ""
@@ -282,11 +271,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _check_errors(errors: str) -> None:
-    if errors not in _ERRORS:
-        raise ValueError(f"errors must be 'raise' or 'drop', got {errors!r}")
-
-
 def _parse(
     formulas: Any,
     errors: str,
@@ -299,7 +283,7 @@ def _parse(
     its rows are reported together with the invalid formulas. ``stacklevel`` is that of
     the public caller, so the warning points at the user's line.
     """
-    _check_errors(errors)
+    check_choice(errors, "errors", _ERRORS)
     series = _as_series(formulas)
     values = series.to_numpy()
     comps: list[Composition | None] = []
@@ -427,67 +411,42 @@ def _featurize_chunk(chunk: list[Composition]) -> list[list[float]]:
     return _magpie_featurizer().featurize_many(chunk, ignore_errors=False, pbar=False)
 
 
-def _available_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def _resolve_n_jobs(n_jobs: int | None, n_items: int) -> int:
-    if n_jobs is None:
-        if n_items < _PARALLEL_MIN_ITEMS or not sys.platform.startswith("linux"):
-            return 1
-        return max(1, min(_available_cpus(), _PARALLEL_MAX_AUTO_JOBS))
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer):
-        raise TypeError(f"n_jobs must be an int or None, got {type(n_jobs).__name__} {n_jobs!r}")
-    if n_jobs == -1:
-        return _available_cpus()
-    if n_jobs < 1:
-        raise ValueError(
-            f"n_jobs must be a positive int, -1 (all CPUs) or None (auto), got {n_jobs}"
-        )
-    return int(n_jobs)
-
-
 def _compute_magpie(comps: list[Composition], n_jobs: int, progress: bool) -> np.ndarray:
-    """[n, 132] Magpie features of ``comps`` with matminer, serially or in a process pool."""
+    """[n, 132] Magpie features of ``comps`` with matminer, serially or in a process pool.
+
+    The pool uses the ``spawn`` start method on every platform: forking a process that
+    already runs threads (PyTorch, BLAS) can deadlock, notably on Python >= 3.12.
+    Workers import this module and build their own featurizer.
+    """
     from tqdm.auto import tqdm
 
     n = len(comps)
     if n == 0:
         return np.empty((0, _MAGPIE_N_FEATURES), dtype=np.float64)
-    _magpie_featurizer()  # build it before forking, so workers inherit it
-    if n_jobs > 1:
-        size = max(32, min(_CHUNK_SIZE, math.ceil(n / (4 * n_jobs))))
-    else:
-        size = _CHUNK_SIZE
+    size = _CHUNK_SIZE if n_jobs == 1 else max(32, min(_CHUNK_SIZE, math.ceil(n / (4 * n_jobs))))
     chunks = [comps[i : i + size] for i in range(0, n, size)]
     rows: list[list[float]] = []
     with tqdm(total=n, desc="Magpie features", unit="formula", disable=not progress) as bar:
         pool = None
         if n_jobs > 1:
-            # fork (Linux) shares the already-imported matminer with the workers; other
-            # platforms use their default start method, which needs an importable
-            # worker function (it is) and, in scripts, an ``if __name__ == "__main__"`` guard.
-            method = "fork" if sys.platform.startswith("linux") else None
             try:
-                pool = multiprocessing.get_context(method).Pool(min(n_jobs, len(chunks)))
-            except (OSError, ValueError) as exc:  # e.g. no /dev/shm in some sandboxes
+                pool = multiprocessing.get_context("spawn").Pool(min(n_jobs, len(chunks)))
+            except OSError as exc:  # e.g. no /dev/shm in some sandboxes
                 warnings.warn(
                     f"Could not start {n_jobs} worker processes ({exc}); featurizing in "
                     "this process instead.",
                     UserWarning,
                     stacklevel=3,
                 )
-        if pool is None:
-            for chunk in chunks:
-                rows.extend(_featurize_chunk(chunk))
+        results = map(_featurize_chunk, chunks) if pool is None else pool.imap(_featurize_chunk, chunks)
+        try:
+            for chunk, result in zip(chunks, results, strict=True):
+                rows.extend(result)
                 bar.update(len(chunk))
-        else:
-            with pool:
-                for chunk, result in zip(chunks, pool.imap(_featurize_chunk, chunks), strict=True):
-                    rows.extend(result)
-                    bar.update(len(chunk))
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -496,8 +455,8 @@ def magpie_features(
     *,
     errors: Literal["raise", "drop"] = "raise",
     cache: bool = True,
-    n_jobs: int | None = None,
-    progress: bool | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Magpie composition descriptors (Ward et al., 2016) computed with matminer.
 
@@ -521,14 +480,14 @@ def magpie_features(
             (or pymatgen Compositions, e.g. the output of :func:`parse_formulas`).
         errors (str): "raise" (default) or "drop"; see :func:`parse_formulas`.
         cache (bool): read and write the on-disk cache (default True).
-        n_jobs (int or None): worker processes. None (default) picks automatically:
-            one process for fewer than 2000 distinct compositions or off Linux,
-            otherwise up to 4 forked processes (1.5-1.9x faster on an idle 2-core machine for 6000
-            formulas). -1 uses all CPUs. Off Linux, n_jobs > 1 uses the platform's
-            default start method, which in a script needs an
-            ``if __name__ == "__main__":`` guard.
-        progress (bool or None): show a tqdm progress bar; None (default) shows one
-            only when at least 1000 distinct compositions must be computed.
+        n_jobs (int): worker processes (default 1: featurize in this process; the
+            disk cache makes repeated calls instant anyway). ``n_jobs > 1`` starts a
+            pool with the ``spawn`` start method, safe in notebooks and threaded
+            processes (no fork); each worker pays a few seconds of start-up, so it only
+            pays off for several thousand new compositions. In a script, put the call
+            under ``if __name__ == "__main__":``.
+        progress (bool): show a tqdm progress bar while features are computed
+            (default True; nothing is shown on a cache hit).
 
     Returns:
         pandas.DataFrame: [N_valid, 132] float64 features with matminer's column
@@ -536,7 +495,7 @@ def magpie_features(
         the valid rows with ``errors="drop"``).
 
     Raises:
-        ValueError: for invalid formulas (see :func:`parse_formulas`) or a bad ``n_jobs``.
+        ValueError: for invalid formulas (see :func:`parse_formulas`) or ``n_jobs`` < 1.
         TypeError: if ``formulas`` is not a sequence of formulas.
 
     Example::
@@ -548,15 +507,16 @@ def magpie_features(
         14.0
     """
     comps, keys = _parse(formulas, errors, stacklevel=2)
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    n_jobs = check_number(n_jobs, "n_jobs", integer=True, low=1)
 
     # A cache hit needs neither matminer (slow to import) nor the featurizer: the file
     # holds the column names and the elements with imputed Magpie data as well.
     path = _magpie_cache_path(keys) if cache else None
-    cached = _read_cache(path, n_rows=len(keys)) if path is not None else None
+    cached = read_npz(path, _magpie_cache_check(len(keys))) if path is not None else None
     if cached is not None:
-        features, labels, imputed = cached
+        features = cached["features"]
+        labels = [str(c) for c in cached["columns"].tolist()]
+        imputed = frozenset(str(e) for e in cached["imputed_elements"].tolist())
     else:
         labels = list(_magpie_featurizer().feature_labels())
         imputed = _magpie_missing_elements()
@@ -568,15 +528,18 @@ def magpie_features(
         for pos, k in enumerate(keys):
             first.setdefault(k, pos)
         todo = [comps.iloc[first[k]] for k in unique]
-        jobs = _resolve_n_jobs(n_jobs, len(todo))
-        show = len(todo) >= _PROGRESS_MIN_ITEMS if progress is None else progress
-        table = _compute_magpie(todo, jobs, show)  # [n_unique, 132]
+        table = _compute_magpie(todo, n_jobs, progress)  # [n_unique, 132]
         features = table[inverse]  # [N_valid, 132]
         if not np.isfinite(features).all():  # pragma: no cover - impute_nan prevents it
             rows = list(comps.index[~np.isfinite(features).all(axis=1)][:_MAX_LISTED])
             raise RuntimeError(f"matminer returned non-finite Magpie features for rows {rows}")
         if path is not None:
-            _write_cache(path, features, labels, imputed)
+            write_npz(
+                path,
+                features=features,
+                columns=np.array(labels, dtype=str),
+                imputed_elements=np.array(sorted(imputed), dtype=str),
+            )
 
     affected = [
         pos for pos, comp in enumerate(comps) if any(el.symbol in imputed for el in comp.elements)
@@ -598,126 +561,51 @@ def magpie_features(
     return pd.DataFrame(features, index=comps.index.copy(), columns=labels)
 
 
-def magpie_citations() -> list[str]:
-    """BibTeX entries to cite for the Magpie descriptors.
+def magpie_citations() -> str:
+    """BibTeX to cite for the Magpie descriptors.
+
+    Same shape as :func:`matae_utils.get_citation`: one string, ready to print or paste
+    into a ``.bib`` file.
 
     Returns:
-        list[str]: the BibTeX strings of matminer's ``ElementProperty`` Magpie preset
-        (Ward et al., npj Computational Materials 2, 16028, 2016).
+        str: the BibTeX entries of matminer's ``ElementProperty`` Magpie preset (Ward et
+        al., npj Computational Materials 2, 16028, 2016), separated by a blank line.
     """
-    return list(_magpie_featurizer().citations())
+    return "\n\n".join(entry.strip() for entry in _magpie_featurizer().citations())
 
 
 # --------------------------------------------------------------------------- cache
 
 
-def cache_dir() -> Path:
-    """Directory of matae's on-disk cache (created only when something is written).
-
-    Returns:
-        pathlib.Path: ``$MATAE_CACHE`` if set, else ``$XDG_CACHE_HOME/matae`` if
-        ``XDG_CACHE_HOME`` is set, else ``~/.cache/matae``. Everything in it can be
-        deleted safely; it is recomputed when needed.
-    """
-    env = os.environ.get("MATAE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "matae"
-    return Path.home() / ".cache" / "matae"
-
-
-def clear_cache() -> int:
-    """Delete the cached featurizations (files named ``features-*`` in :func:`cache_dir`).
-
-    Other files in the directory are left alone, so pointing ``MATAE_CACHE`` at a shared
-    directory is safe.
-
-    Returns:
-        int: number of files removed.
-    """
-    directory = cache_dir()
-    if not directory.is_dir():
-        return 0
-    removed = 0
-    for path in directory.glob(f"{_CACHE_PREFIX}*"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
 def _magpie_cache_path(keys: list[str]) -> Path:
     from importlib.metadata import version
 
-    header = {
+    key = {
         "format": _CACHE_FORMAT,
         "featurizer": _MAGPIE_NAME,
         "matminer": version("matminer"),
         "pymatgen": version("pymatgen"),
+        "formulas": keys,
     }
-    digest = hashlib.sha256()
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    digest.update(json.dumps(keys).encode())
-    return cache_dir() / f"{_CACHE_PREFIX}magpie-{digest.hexdigest()}.npz"
+    return cache_path("features", key)
 
 
-def _read_cache(path: Path, *, n_rows: int) -> tuple[np.ndarray, list[str], frozenset[str]] | None:
-    """``(features [n_rows, 132], column names, imputed elements)`` from a cache file.
+def _magpie_cache_check(n_rows: int) -> Callable[[dict[str, np.ndarray]], None]:
+    """Validation of a cached feature table (raises ValueError/KeyError if unusable)."""
 
-    Returns None when the file is missing, or unusable (with a warning): the caller then
-    recomputes and overwrites it. Nothing is unpickled (``allow_pickle=False``).
-    """
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            features = data["features"]
-            labels = [str(c) for c in data["columns"].tolist()]
-            imputed = frozenset(str(e) for e in data["imputed_elements"].tolist())
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        features, columns = arrays["features"], arrays["columns"]
+        arrays["imputed_elements"]  # noqa: B018 - must exist
         expected = (n_rows, _MAGPIE_N_FEATURES)
         if features.shape != expected or features.dtype != np.float64:
             raise ValueError(
                 f"expected a float64 array of shape {expected}, "
                 f"got {features.dtype} {features.shape}"
             )
-        if len(labels) != _MAGPIE_N_FEATURES or not np.isfinite(features).all():
+        if columns.shape != (_MAGPIE_N_FEATURES,) or not np.isfinite(features).all():
             raise ValueError("column names or values are inconsistent")
-    except Exception as exc:
-        warnings.warn(
-            f"Ignoring unreadable cache file {path} ({type(exc).__name__}: {exc}); "
-            "recomputing and overwriting it.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return None
-    return features, labels, imputed
 
-
-def _write_cache(
-    path: Path, features: np.ndarray, labels: list[str], imputed: frozenset[str]
-) -> None:
-    """Write atomically (temporary file + rename); a failure only warns."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                features=features,
-                columns=np.array(labels, dtype=str),
-                imputed_elements=np.array(sorted(imputed), dtype=str),
-            )
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        warnings.warn(
-            f"Could not write the feature cache {path} ({exc}); results are not cached. "
-            "Set MATAE_CACHE to a writable directory, or pass cache=False.",
-            UserWarning,
-            stacklevel=3,
-        )
+    return check
 
 
 # --------------------------------------------------------------------------- fractions
@@ -849,6 +737,7 @@ def fractions_to_formula(
             or 2-D, contains NaN or infinity, or a row has no entry left (all zero or
             negative, or all below ``threshold``); also for an invalid ``threshold`` or
             ``max_denominator``.
+        TypeError: if ``fractions`` is not numeric.
 
     Example::
 
@@ -860,38 +749,15 @@ def fractions_to_formula(
     from pymatgen.core import Composition
 
     vocab = _check_vocabulary(elements)
-    if not (isinstance(threshold, int | float | np.floating) and 0 <= threshold < 1):
-        raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
-    if (
-        isinstance(max_denominator, bool)
-        or not isinstance(max_denominator, int | np.integer)
-        or max_denominator < 1
-    ):
-        raise ValueError(f"max_denominator must be a positive int, got {max_denominator!r}")
-    if hasattr(fractions, "detach"):  # torch.Tensor, without importing torch
-        fractions = fractions.detach().cpu().numpy()
-    try:
-        x = np.asarray(fractions, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"fractions must be a numeric array, got {type(fractions).__name__}"
-        ) from exc
-    if x.ndim not in (1, 2):
-        raise ValueError(
-            f"fractions must be 1-D [{len(vocab)}] or 2-D [N, {len(vocab)}], got shape {x.shape}"
-        )
+    threshold = check_number(threshold, "threshold", low=0, high=1, high_inclusive=False)
+    max_denominator = check_number(max_denominator, "max_denominator", integer=True, low=1)
+    x = as_array(fractions, "fractions", ndim=(1, 2), dtype=np.float64)
     if x.shape[-1] != len(vocab):
         raise ValueError(
             f"fractions must have length {len(vocab)} along the last axis (one entry per "
             f"element of `elements`), got shape {x.shape}"
         )
-    batch = np.atleast_2d(x)  # [N, n_elements]
-    finite = np.isfinite(batch).all(axis=1)
-    if not finite.all():
-        raise ValueError(
-            f"fractions contain NaN or infinity in rows {np.flatnonzero(~finite)[:10].tolist()}"
-        )
-    batch = np.clip(batch, 0.0, None)
+    batch = np.clip(np.atleast_2d(x), 0.0, None)  # [N, n_elements]
     totals = batch.sum(axis=1, keepdims=True)  # [N, 1]
     empty = totals[:, 0] <= 0
     if empty.any():
@@ -912,6 +778,61 @@ def fractions_to_formula(
         nonzero = np.flatnonzero(row)
         smallest = row[nonzero].min()
         comp = Composition({vocab[j]: row[j] / smallest for j in nonzero})
-        formula, _ = comp.get_integer_formula_and_factor(max_denominator=int(max_denominator))
+        formula, _ = comp.get_integer_formula_and_factor(max_denominator=max_denominator)
         formulas.append(formula)
     return formulas[0] if x.ndim == 1 else formulas
+
+
+# ------------------------------------------------------------------ chemical classes
+#: Anion-forming elements and the class each one gives a compound (see :func:`anion_classes`).
+ANION_CLASSES: dict[str, str] = {
+    **dict.fromkeys(("F", "Cl", "Br", "I"), "halide"),
+    "O": "oxide",
+    **dict.fromkeys(("S", "Se", "Te"), "chalcogenide"),
+    **dict.fromkeys(("N", "P", "As", "Sb"), "pnictide"),
+}
+#: Label of compounds without an anion-forming element (and of pure elements).
+OTHER_CLASS = "intermetallic/other"
+__all__.append("anion_classes")
+
+
+def anion_classes(formulas: Any) -> np.ndarray:
+    """Chemical class of each compound from its dominant anion, computed from the formula.
+
+    The rule: among the anion-forming elements present (halogens F, Cl, Br, I; oxygen;
+    chalcogens S, Se, Te; pnictogens N, P, As, Sb), the one with the highest Pauling
+    electronegativity (pymatgen's ``Element.X``) names the class: ``"halide"``,
+    ``"oxide"``, ``"chalcogenide"`` or ``"pnictide"``. A compound without any of them
+    (intermetallics, carbides, borides, silicides, hydrides) or made of a single element
+    is ``"intermetallic/other"``. So an oxyfluoride is a halide (F is more
+    electronegative than O), an oxysulfide an oxide, As2S3 a chalcogenide and GaAs a
+    pnictide. The rule ignores oxidation states: in a compound such as CsAu the anion is
+    auride, and it is "intermetallic/other".
+
+    Args:
+        formulas (list, tuple, numpy.ndarray or pandas.Series): [N] formula strings (or
+            Compositions), parsed strictly by :func:`parse_formulas`.
+
+    Returns:
+        numpy.ndarray: [N] str labels, one of the values of :data:`ANION_CLASSES` or
+        :data:`OTHER_CLASS`.
+
+    Raises:
+        ValueError: for invalid formulas (see :func:`parse_formulas`).
+        TypeError: if ``formulas`` is not a sequence of formulas.
+
+    Example::
+
+        >>> anion_classes(["Fe2O3", "NaCl", "GaAs", "CdTe", "Ni3Al", "Cu"]).tolist()
+        ['oxide', 'halide', 'pnictide', 'chalcogenide', 'intermetallic/other', 'intermetallic/other']
+    """
+    comps, _ = _parse(formulas, "raise", stacklevel=2)
+    labels = []
+    for comp in comps:
+        anions = [el for el in comp.elements if el.symbol in ANION_CLASSES]
+        if len(comp.elements) < 2 or not anions:
+            labels.append(OTHER_CLASS)
+            continue
+        strongest = max(anions, key=lambda el: el.X)
+        labels.append(ANION_CLASSES[strongest.symbol])
+    return np.array(labels, dtype=object).astype(str)

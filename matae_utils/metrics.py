@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import as_array, as_images, check_choice, check_number
+
 __all__ = [
     "reconstruction_error",
     "psnr",
@@ -27,45 +29,11 @@ __all__ = [
     "anomaly_metrics",
     "compression_ratio",
     "model_nbytes",
+    "continuity",
+    "knn_holdout_score",
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _as_numpy(a: Any, name: str, *, dtype: Any = None) -> np.ndarray:
-    """Return ``a`` as a NumPy array (tensors are detached and copied to the CPU).
-
-    Args:
-        a: NumPy array, PyTorch tensor or anything :func:`numpy.asarray` accepts.
-        name: Name of the argument, used in error messages.
-        dtype: Optional dtype to convert to.
-
-    Returns:
-        np.ndarray: The array (not a copy when no conversion is needed).
-
-    Raises:
-        TypeError: If ``a`` cannot be converted to a numeric array.
-    """
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu()
-        # NumPy has no bfloat16: widen it rather than fail
-        a = (a.float() if a.dtype == torch.bfloat16 else a).numpy()
-    try:
-        arr = np.asarray(a, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be a numeric array or tensor; got {type(a).__name__} ({err})"
-        ) from err
-    if dtype is None and not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise TypeError(f"{name} must be a numeric array or tensor; got dtype {arr.dtype}")
-    return arr
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
 
 
 def _reduce(values: np.ndarray, reduction: str) -> np.ndarray | float:
@@ -101,9 +69,9 @@ def reconstruction_error(x: Any, x_hat: Any, *, reduction: str = "none") -> np.n
         >>> reconstruction_error(np.zeros((2, 3)), np.array([[1, 1, 1], [0, 0, 3]]))
         array([1., 3.])
     """
-    _check_reduction(reduction)
-    x = _as_numpy(x, "x", dtype=np.float64)
-    x_hat = _as_numpy(x_hat, "x_hat", dtype=np.float64)
+    check_choice(reduction, "reduction", _REDUCTIONS)
+    x = as_array(x, "x", dtype=np.float64)
+    x_hat = as_array(x_hat, "x_hat", dtype=np.float64)
     if x.shape != x_hat.shape:
         raise ValueError(f"x and x_hat must have the same shape; got {x.shape} and {x_hat.shape}")
     if x.ndim < 2:
@@ -115,30 +83,14 @@ def reconstruction_error(x: Any, x_hat: Any, *, reduction: str = "none") -> np.n
     return _reduce(err, reduction)
 
 
-def _as_images(x: Any, name: str) -> np.ndarray:
-    """Return a float64 array of images [N, H, W] from [H, W], [N, H, W] or [N, 1, H, W]."""
-    arr = _as_numpy(x, name, dtype=np.float64)
-    if arr.ndim == 4 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    elif arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(
-            f"{name} must be images of shape [H, W], [N, H, W] or [N, 1, H, W]; "
-            f"got shape {np.shape(x)}"
-        )
-    return arr
-
-
 def _image_pair(x: Any, x_hat: Any, data_range: float) -> tuple[np.ndarray, np.ndarray]:
-    x_arr = _as_images(x, "x")
-    x_hat_arr = _as_images(x_hat, "x_hat")
+    x_arr = as_images(x, "x")
+    x_hat_arr = as_images(x_hat, "x_hat")
     if x_arr.shape != x_hat_arr.shape:
         raise ValueError(
             f"x and x_hat must have the same shape; got {np.shape(x)} and {np.shape(x_hat)}"
         )
-    if not np.isfinite(data_range) or data_range <= 0:
-        raise ValueError(f"data_range must be a positive number; got {data_range!r}")
+    check_number(data_range, "data_range", low=0, low_inclusive=False)
     return x_arr, x_hat_arr
 
 
@@ -166,7 +118,7 @@ def psnr(x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean") -> n
     """
     from skimage.metrics import peak_signal_noise_ratio
 
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x_arr, x_hat_arr = _image_pair(x, x_hat, data_range)
     with np.errstate(divide="ignore"):  # identical images -> inf, as documented
         values = np.array(
@@ -200,7 +152,7 @@ def ssim(x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean") -> n
     """
     from skimage.metrics import structural_similarity
 
-    _check_reduction(reduction)
+    check_choice(reduction, "reduction", _REDUCTIONS)
     x_arr, x_hat_arr = _image_pair(x, x_hat, data_range)
     smallest = min(x_arr.shape[1:])
     win_size = min(7, smallest if smallest % 2 else smallest - 1)
@@ -215,20 +167,13 @@ def ssim(x: Any, x_hat: Any, *, data_range: float, reduction: str = "mean") -> n
     return _reduce(values, reduction)
 
 
-def _as_2d(a: Any, name: str) -> np.ndarray:
-    arr = _as_numpy(a, name, dtype=np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2D, shape [n_samples, n_dims]; got shape {arr.shape}")
-    return arr
-
-
 def trustworthiness(
     X: Any,
     Z: Any,
     *,
     n_neighbors: int = 5,
     max_samples: int | None = None,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> float:
     """How well the latent space keeps the neighbourhoods of the input space.
 
@@ -244,7 +189,7 @@ def trustworthiness(
         n_neighbors: Neighbourhood size; must be smaller than ``N / 2``.
         max_samples: If given and smaller than ``N``, score this many samples drawn
             without replacement.
-        random_state: Seed of the subsample (unused when all samples are scored).
+        seed: Seed of the subsample (unused when all samples are scored).
 
     Returns:
         float: Trustworthiness in [0, 1].
@@ -255,12 +200,12 @@ def trustworthiness(
     """
     from sklearn.manifold import trustworthiness as _sk_trustworthiness
 
-    X = _as_2d(X, "X")
-    Z = _as_2d(Z, "Z")
+    X = as_array(X, "X", ndim=2, dtype=np.float64)
+    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
     if len(X) != len(Z):
         raise ValueError(f"X and Z must have the same number of rows; got {len(X)} and {len(Z)}")
     if max_samples is not None and max_samples < len(X):
-        idx = np.random.default_rng(random_state).choice(len(X), size=max_samples, replace=False)
+        idx = np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False)
         X, Z = X[idx], Z[idx]
     if not 1 <= n_neighbors < len(X) / 2:
         raise ValueError(
@@ -277,7 +222,7 @@ def knn_property_score(
     n_neighbors: int = 5,
     cv: int = 5,
     groups: Any = None,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Cross-validated k-NN regression of a property from the latent codes.
 
@@ -286,16 +231,16 @@ def knn_property_score(
     in one :class:`~sklearn.pipeline.Pipeline` so the scaler only sees training folds)
     predicts the property well. Without ``groups`` the folds are a shuffled
     :class:`~sklearn.model_selection.KFold`; with ``groups`` (e.g. the reduced formula of
-    each row) a :class:`~sklearn.model_selection.GroupKFold` keeps every group in one
-    fold, so duplicates of a formula cannot leak between training and test folds.
+    each row) :func:`matae_utils.group_kfold` keeps every group in one fold, so
+    duplicates of a formula cannot leak between training and test folds.
 
     Args:
         Z (Tensor or ndarray): [N, latent_dim] latent codes.
         y (Tensor or ndarray): [N] property values.
         n_neighbors: Number of neighbours of the regressor.
         cv: Number of folds (at least 2).
-        groups (array-like): Optional [N] group labels for ``GroupKFold``.
-        random_state: Seed of the fold shuffling (``GroupKFold`` is deterministic).
+        groups (array-like): Optional [N] group labels (see :func:`matae_utils.group_kfold`).
+        seed: Seed of the fold assignment.
 
     Returns:
         dict: ``{"mae", "mae_std", "r2", "r2_std", "n_splits"}``: mean and standard
@@ -305,30 +250,25 @@ def knn_property_score(
         ValueError: On mismatched lengths, non-finite values, ``cv < 2``, fewer groups
             than folds, or ``n_neighbors`` larger than a training fold.
     """
-    from sklearn.model_selection import GroupKFold, KFold, cross_validate
+    from sklearn.model_selection import KFold, cross_validate
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    Z = _as_2d(Z, "Z")
-    y = _as_numpy(y, "y", dtype=np.float64)
-    if y.ndim != 1 or len(y) != len(Z):
+    from .datasets import group_kfold
+
+    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
+    y = as_array(y, "y", ndim=1, dtype=np.float64)
+    if len(y) != len(Z):
         raise ValueError(f"y must have shape [{len(Z)}] to match Z; got shape {y.shape}")
-    if not (np.isfinite(Z).all() and np.isfinite(y).all()):
-        raise ValueError("Z and y must be finite (found NaN or inf)")
-    if not isinstance(cv, int) or cv < 2:
-        raise ValueError(f"cv must be an integer >= 2; got {cv!r}")
+    cv = check_number(cv, "cv", integer=True, low=2)
     if groups is not None:
-        groups = np.asarray(groups)
-        if groups.shape != (len(Z),):
-            raise ValueError(f"groups must have shape [{len(Z)}]; got shape {groups.shape}")
-        n_groups = len(np.unique(groups))
-        if n_groups < cv:
-            raise ValueError(f"cv={cv} folds need at least {cv} distinct groups; got {n_groups}")
-        splitter: Any = GroupKFold(n_splits=cv)
+        if np.shape(groups) != (len(Z),):
+            raise ValueError(f"groups must have shape [{len(Z)}]; got shape {np.shape(groups)}")
+        folds = group_kfold(groups, n_splits=cv, seed=seed)
     else:
-        splitter = KFold(n_splits=cv, shuffle=True, random_state=random_state)
-    smallest_train = min(len(train) for train, _ in splitter.split(Z, y, groups))
+        folds = list(KFold(n_splits=cv, shuffle=True, random_state=seed).split(Z))
+    smallest_train = min(len(train) for train, _ in folds)
     if n_neighbors > smallest_train:
         raise ValueError(
             f"n_neighbors={n_neighbors} exceeds the smallest training fold ({smallest_train} samples)"
@@ -338,8 +278,7 @@ def knn_property_score(
         model,
         Z,
         y,
-        groups=groups,
-        cv=splitter,
+        cv=folds,
         scoring=("neg_mean_absolute_error", "r2"),
         error_score="raise",
     )
@@ -379,14 +318,12 @@ def anomaly_metrics(scores: Any, labels: Any) -> dict[str, float]:
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    scores = _as_numpy(scores, "scores", dtype=np.float64).ravel()
-    labels = _as_numpy(labels, "labels")
-    if labels.ndim != 1 or len(labels) != len(scores):
+    scores = as_array(scores, "scores", dtype=np.float64).ravel()
+    labels = as_array(labels, "labels", ndim=1)
+    if len(labels) != len(scores):
         raise ValueError(
             f"labels must be 1D with one entry per score ({len(scores)}); got shape {labels.shape}"
         )
-    if not np.isfinite(scores).all():
-        raise ValueError("scores must be finite (found NaN or inf)")
     if not np.isin(labels, (0, 1)).all():
         raise ValueError(f"labels must be 0/1 or bool; got values {np.unique(labels)[:10]}")
     labels = labels.astype(int)
@@ -407,7 +344,7 @@ def anomaly_metrics(scores: Any, labels: Any) -> dict[str, float]:
 def _nbytes(a: Any, name: str) -> int:
     if isinstance(a, torch.Tensor):
         return a.element_size() * a.numel()
-    return _as_numpy(a, name).nbytes
+    return as_array(a, name, allow_nan=True).nbytes
 
 
 def compression_ratio(
@@ -442,10 +379,9 @@ def compression_ratio(
         >>> compression_ratio(np.zeros(1000, dtype=np.float32), np.zeros(10))
         200.0
     """
-    if not isinstance(decoder_bytes, (int, np.integer)) or decoder_bytes < 0:
-        raise ValueError(f"decoder_bytes must be a non-negative integer; got {decoder_bytes!r}")
+    decoder_bytes = check_number(decoder_bytes, "decoder_bytes", integer=True, low=0)
     original_bytes = _nbytes(original, "original")
-    code_bytes = _as_numpy(codes, "codes", dtype=np.dtype(code_dtype)).nbytes
+    code_bytes = as_array(codes, "codes", dtype=np.dtype(code_dtype), allow_nan=True).nbytes
     if code_bytes + decoder_bytes == 0:
         raise ValueError("codes is empty and decoder_bytes is 0: nothing is stored")
     return original_bytes / (code_bytes + int(decoder_bytes))
@@ -481,3 +417,187 @@ def model_nbytes(module: nn.Module, dtype: Any = "float32") -> int:
         return int(sum(t.numel() * t.element_size() for t in tensors))
     itemsize = np.dtype(dtype).itemsize
     return int(sum(t.numel() for t in tensors) * itemsize)
+
+
+# ------------------------------------------------------------------ latent maps (chapter 4)
+def continuity(
+    X: Any,
+    Z: Any,
+    *,
+    n_neighbors: int = 5,
+    max_samples: int | None = None,
+    seed: int = 0,
+) -> float:
+    r"""How well the latent space keeps the input neighbours of every sample together.
+
+    Continuity (Venna & Kaski 2001) is the mirror image of :func:`trustworthiness`:
+    trustworthiness penalises latent neighbours that were far apart in the input space
+    (false neighbours), continuity penalises input neighbours that the map tore apart
+    (missing neighbours). With :math:`V_k(i)` the input-space ``n_neighbors`` nearest
+    neighbours of sample :math:`i` that are *not* among its latent-space neighbours and
+    :math:`\hat r(i, j)` the rank of :math:`j` by latent distance from :math:`i`,
+
+    .. math::
+
+        C(k) = 1 - \frac{2}{N k (2N - 3k - 1)} \sum_{i=1}^{N} \sum_{j \in V_k(i)}
+        \big(\hat r(i, j) - k\big),
+
+    which is trustworthiness with the roles of the two spaces swapped:
+    ``continuity(X, Z) == trustworthiness(Z, X)``. It is computed that way, by
+    :func:`sklearn.manifold.trustworthiness` with Euclidean distances in both spaces.
+
+    Args:
+        X (Tensor or ndarray): [N, n_features] inputs (scaled as the model sees them).
+        Z (Tensor or ndarray): [N, latent_dim] latent codes of the same samples.
+        n_neighbors: Neighbourhood size k; must be smaller than ``N / 2``.
+        max_samples: If given and smaller than ``N``, score this many samples drawn
+            without replacement (the same subset :func:`trustworthiness` draws for the
+            same seed).
+        seed: Seed of the subsample (unused when all samples are scored).
+
+    Returns:
+        float: Continuity in [0, 1]; 1 means no input neighbour is lost.
+
+    Raises:
+        ValueError: If ``X`` and ``Z`` are not 2D with the same number of rows, contain
+            NaN or inf, or ``n_neighbors`` is too large for the number of samples.
+        TypeError: If an argument is not numeric.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.arange(20.0).reshape(10, 2)
+        >>> continuity(X, 3 * X[:, :1], n_neighbors=3)  # a scaled copy loses nothing
+        1.0
+    """
+    from sklearn.manifold import trustworthiness as _sk_trustworthiness
+
+    from ._checks import as_array, check_number
+
+    X = as_array(X, "X", ndim=2, dtype=np.float64)
+    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
+    if len(X) != len(Z):
+        raise ValueError(f"X and Z must have the same number of rows; got {len(X)} and {len(Z)}")
+    if max_samples is not None:
+        max_samples = check_number(max_samples, "max_samples", integer=True, low=2)
+        if max_samples < len(X):
+            idx = np.random.default_rng(seed).choice(len(X), size=max_samples, replace=False)
+            X, Z = X[idx], Z[idx]
+    n_neighbors = check_number(n_neighbors, "n_neighbors", integer=True, low=1)
+    if not n_neighbors < len(X) / 2:
+        raise ValueError(
+            f"n_neighbors must be smaller than n_samples / 2 = {len(X) / 2}; got {n_neighbors}"
+        )
+    # swapping the spaces turns trustworthiness into continuity
+    return float(_sk_trustworthiness(Z, X, n_neighbors=n_neighbors))
+
+
+def knn_holdout_score(
+    Z_train: Any,
+    y_train: Any,
+    Z_test: Any,
+    y_test: Any,
+    *,
+    task: str = "regression",
+    n_neighbors: int = 5,
+) -> dict[str, float]:
+    """How well a map organises a property: k-NN fitted on training codes, scored on test codes.
+
+    A :class:`~sklearn.preprocessing.StandardScaler` and a k-nearest-neighbour model, in
+    one :class:`~sklearn.pipeline.Pipeline`, are fitted on ``(Z_train, y_train)`` and
+    evaluated on ``(Z_test, y_test)``: the fixed-split counterpart of
+    :func:`knn_property_score` (which cross-validates within one set), for comparing
+    maps of the same training and test samples. The scaler puts both axes of every map
+    on the same footing, whatever the units of its coordinates.
+
+    Args:
+        Z_train (Tensor or ndarray): [N_train, latent_dim] codes of the training samples.
+        y_train (array-like): [N_train] property values (regression) or class labels
+            (classification; any hashable labels, e.g. strings or bools).
+        Z_test (Tensor or ndarray): [N_test, latent_dim] codes of the test samples.
+        y_test (array-like): [N_test] values or labels of the test samples.
+        task: ``"regression"`` (:class:`~sklearn.neighbors.KNeighborsRegressor`) or
+            ``"classification"`` (:class:`~sklearn.neighbors.KNeighborsClassifier`).
+        n_neighbors: Number of neighbours, at most ``N_train``.
+
+    Returns:
+        dict: For regression ``{"mae", "rmse", "r2", "n_train", "n_test"}`` (MAE and RMSE
+        in the units of ``y``). For classification ``{"accuracy", "balanced_accuracy",
+        "n_classes", "n_train", "n_test"}``, plus ``"roc_auc"`` when there are exactly two
+        classes (score: the fraction of neighbours in the class that sorts last, e.g.
+        ``True`` for bools).
+
+    Raises:
+        ValueError: On an unknown ``task``, mismatched shapes or latent sizes, non-finite
+            codes or regression targets, fewer than two training classes, or
+            ``n_neighbors`` larger than the training set.
+
+    Example:
+        >>> import numpy as np
+        >>> Z = np.arange(10.0)[:, None]
+        >>> knn_holdout_score(Z[::2], Z[::2, 0] > 4, Z[1::2], Z[1::2, 0] > 4,
+        ...                   task="classification", n_neighbors=1)["accuracy"]
+        1.0
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+        roc_auc_score,
+    )
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ._checks import as_array, check_choice, check_number
+
+    task = check_choice(task, "task", ("regression", "classification"))
+    Z_train = as_array(Z_train, "Z_train", ndim=2, dtype=np.float64)
+    Z_test = as_array(Z_test, "Z_test", ndim=2, dtype=np.float64)
+    if Z_train.shape[1] != Z_test.shape[1]:
+        raise ValueError(
+            f"Z_train and Z_test must have the same number of columns; got "
+            f"{Z_train.shape[1]} and {Z_test.shape[1]}"
+        )
+    if task == "regression":
+        y_train = as_array(y_train, "y_train", ndim=1, dtype=np.float64)
+        y_test = as_array(y_test, "y_test", ndim=1, dtype=np.float64)
+    else:
+        y_train = np.asarray(y_train.detach().cpu() if hasattr(y_train, "detach") else y_train)
+        y_test = np.asarray(y_test.detach().cpu() if hasattr(y_test, "detach") else y_test)
+    for name, Zs, ys in (("train", Z_train, y_train), ("test", Z_test, y_test)):
+        if ys.shape != (len(Zs),):
+            raise ValueError(
+                f"y_{name} must have shape [{len(Zs)}] to match Z_{name}; got {ys.shape}"
+            )
+    n_neighbors = check_number(n_neighbors, "n_neighbors", integer=True, low=1)
+    if n_neighbors > len(Z_train):
+        raise ValueError(
+            f"n_neighbors={n_neighbors} exceeds the number of training samples ({len(Z_train)})"
+        )
+    out: dict[str, float] = {"n_train": len(Z_train), "n_test": len(Z_test)}
+    if task == "regression":
+        model = make_pipeline(StandardScaler(), KNeighborsRegressor(n_neighbors=n_neighbors))
+        pred = model.fit(Z_train, y_train).predict(Z_test)
+        out.update(
+            mae=float(mean_absolute_error(y_test, pred)),
+            rmse=float(np.sqrt(mean_squared_error(y_test, pred))),
+            r2=float(r2_score(y_test, pred)),
+        )
+        return out
+    classes = np.unique(y_train)
+    if len(classes) < 2:
+        raise ValueError(f"y_train must contain at least two classes; got {classes.tolist()}")
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
+    model.fit(Z_train, y_train)
+    pred = model.predict(Z_test)
+    out.update(
+        accuracy=float(accuracy_score(y_test, pred)),
+        balanced_accuracy=float(balanced_accuracy_score(y_test, pred)),
+        n_classes=len(classes),
+    )
+    if len(classes) == 2:
+        positive = model.predict_proba(Z_test)[:, 1]  # fraction of neighbours in classes[1]
+        out["roc_auc"] = float(roc_auc_score(y_test == classes[1], positive))
+    return out

@@ -75,6 +75,8 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
+from ._checks import check_number, check_range
+
 __all__ = [
     "cahn_hilliard",
     "characteristic_length",
@@ -162,14 +164,6 @@ def _half_spectrum_weights(width: int) -> np.ndarray:
     if width % 2 == 0:
         w[-1] = 1.0
     return w
-
-
-def _check_dx(dx: float) -> float:
-    if not isinstance(dx, (int, float, np.floating, np.integer)) or isinstance(dx, bool):
-        raise TypeError(f"dx must be a number, got {type(dx).__name__}")
-    if not np.isfinite(dx) or dx <= 0:
-        raise ValueError(f"dx must be a finite number > 0, got {dx}")
-    return float(dx)
 
 
 def _bulk_derivative(c: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -329,7 +323,7 @@ def cahn_hilliard(
     mob = _per_image(mobility, "mobility", n_img)
     kap = _per_image(kappa, "kappa", n_img)
     step_size = _per_image(dt, "dt", n_img)
-    dx = _check_dx(dx)
+    dx = check_number(dx, "dx", low=0, low_inclusive=False)
     n_steps = np.asarray(steps)
     if n_steps.dtype.kind not in "iu" and not (
         n_steps.dtype.kind == "f"
@@ -342,24 +336,15 @@ def cahn_hilliard(
     n_steps = _per_image(n_steps.astype(float), "steps", n_img, positive=False).astype(np.int64)
     if np.any(n_steps < 0):
         raise ValueError(f"steps must be >= 0, got minimum {n_steps.min()}")
-    if isinstance(stabilization, bool) or not isinstance(
-        stabilization, (int, float, np.floating, np.integer)
-    ):
-        raise TypeError(f"stabilization must be a number, got {type(stabilization).__name__}")
-    if not np.isfinite(stabilization) or stabilization < 0:
-        raise ValueError(f"stabilization must be a finite number >= 0, got {stabilization}")
+    stabilization = check_number(stabilization, "stabilization", low=0)
     snaps: list[int] = []
     if snapshots is not None:
         if isinstance(snapshots, (int, np.integer)):
             raise TypeError("snapshots must be a sequence of step numbers, e.g. [0, 100, 400]")
-        for s in snapshots:
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
-                raise TypeError(f"snapshots must hold integers, got {s!r}")
-            if not 0 <= s <= int(n_steps.max()):
-                raise ValueError(
-                    f"snapshot step {s} is outside [0, {int(n_steps.max())}] (the largest steps)"
-                )
-        snaps = [int(s) for s in snapshots]
+        snaps = [
+            check_number(s, "snapshot step", integer=True, low=0, high=int(n_steps.max()))
+            for s in snapshots
+        ]
 
     k2 = _wavenumbers2(field.shape[1:], dx, real)
     a = mob * step_size
@@ -420,7 +405,7 @@ def free_energy(c: np.ndarray, *, kappa: float | np.ndarray, dx: float = 1.0) ->
     if not np.all(np.isfinite(field)):
         raise ValueError("c contains NaN or infinite values")
     kap = _per_image(kappa, "kappa", field.shape[0])
-    dx = _check_dx(dx)
+    dx = check_number(dx, "dx", low=0, low_inclusive=False)
     h, w = field.shape[1:]
     bulk = BARRIER * (field**2 * (1.0 - field) ** 2).sum(axis=(1, 2))
     power = np.abs(scipy.fft.rfft2(field, workers=-1)) ** 2  # [B, H, W // 2 + 1]
@@ -453,7 +438,7 @@ def characteristic_length(c: np.ndarray, *, dx: float = 1.0) -> np.ndarray:
     field = field.astype(np.float64)
     if not np.all(np.isfinite(field)):
         raise ValueError("c contains NaN or infinite values")
-    dx = _check_dx(dx)
+    dx = check_number(dx, "dx", low=0, low_inclusive=False)
     h, w = field.shape[1:]
     power = np.abs(scipy.fft.rfft2(field, workers=-1)) ** 2 * _half_spectrum_weights(w)
     power[:, 0, 0] = 0.0
@@ -461,26 +446,6 @@ def characteristic_length(c: np.ndarray, *, dx: float = 1.0) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         length = 2.0 * np.pi * power.sum(axis=(1, 2)) / (power * k).sum(axis=(1, 2))
     return length[0] if single else length
-
-
-def _check_range(
-    value: float | tuple[float, float], name: str, low: float, high: float
-) -> tuple[float, float]:
-    """(lo, hi) or a single number -> validated (lo, hi) inside the open (low, high)."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        lo = hi = float(value)
-    else:
-        try:
-            lo, hi = (float(v) for v in value)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must be a number or a (low, high) pair, got {value!r}"
-            ) from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo > hi:
-        raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {value!r}")
-    if lo <= low or hi >= high:
-        raise ValueError(f"{name} must lie inside ({low:g}, {high:g}), got {value!r}")
-    return lo, hi
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float], n: int) -> np.ndarray:
@@ -564,26 +529,21 @@ def generate_microstructures(
         >>> list(params.columns[:4])
         ['c_mean', 'mobility', 'kappa', 'time']
     """
-    for name, value, minimum in (("n", n, 1), ("size", size, 16), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
-        raise TypeError(f"noise must be a number, got {type(noise).__name__}")
-    if not 0.0 <= noise <= 0.1:
-        raise ValueError(f"noise must be in [0, 0.1] (small fluctuations), got {noise}")
-    c_range = _check_range(c_mean, "c_mean", 0.0, 1.0)
+    n = check_number(n, "n", integer=True, low=1)
+    size = check_number(size, "size", integer=True, low=16)
+    batch_size = check_number(batch_size, "batch_size", integer=True, low=1)
+    seed = check_number(seed, "seed", integer=True)
+    noise = check_number(noise, "noise (small fluctuations)", low=0, high=0.1)
+    pair = {"allow_scalar": True, "allow_equal": True}
+    c_range = check_range(c_mean, "c_mean", low=0.0, high=1.0, **pair)
     if c_range[0] - 6 * noise <= -_C_TOL or c_range[1] + 6 * noise >= 1.0 + _C_TOL:
         raise ValueError(
             f"c_mean={c_mean} is too close to 0 or 1 for noise={noise}: initial values must "
             f"stay inside [{-_C_TOL:g}, {1 + _C_TOL:g}]"
         )
-    m_range = _check_range(mobility, "mobility", 0.0, np.inf)
-    k_range = _check_range(kappa, "kappa", 0.0, np.inf)
-    t_range = _check_range(time, "time", 0.0, np.inf)
+    m_range = check_range(mobility, "mobility", low=0.0, **pair)
+    k_range = check_range(kappa, "kappa", low=0.0, **pair)
+    t_range = check_range(time, "time", low=0.0, **pair)
 
     rng = np.random.default_rng(seed)
     c_bar = rng.uniform(*c_range, size=n)

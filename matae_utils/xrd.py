@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +54,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from . import _cache
+from ._checks import check_choice, check_number, check_range, close_matches_hint
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
@@ -83,20 +85,12 @@ _MAX_STRAIN = 0.1
 #: one that covers the requested grid, so that one cached list serves many grids.
 _D_MIN_LEVELS = (1.0, 0.7, 0.5, 0.35, 0.25)
 #: Bump when the cached peak-list format or its computation changes.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 _PROTOTYPES: pd.DataFrame | None = None
-_PEAKS: dict[float, dict[str, Any]] = {}
 
 
 # --------------------------------------------------------------------------- utilities
-def _cache_dir() -> Path:
-    # one cache location for the whole package (featurize.cache_dir documents the rule)
-    from .featurize import cache_dir
-
-    return cache_dir()
-
-
 def _wavelength(wavelength: str | float) -> float:
     """A pymatgen radiation name (e.g. ``"CuKa"``) or a wavelength in angstrom -> float."""
     from pymatgen.analysis.diffraction.xrd import WAVELENGTHS
@@ -108,15 +102,7 @@ def _wavelength(wavelength: str | float) -> float:
                 f"{sorted(WAVELENGTHS)}"
             )
         return float(WAVELENGTHS[wavelength])
-    if isinstance(wavelength, bool) or not isinstance(
-        wavelength, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            f"wavelength must be a radiation name or a number, got {type(wavelength).__name__}"
-        )
-    if not np.isfinite(wavelength) or not 0.05 <= wavelength <= 5.0:
-        raise ValueError(f"wavelength must be between 0.05 and 5 angstrom, got {wavelength}")
-    return float(wavelength)
+    return check_number(wavelength, "wavelength (angstrom)", low=0.05, high=5.0)
 
 
 def _check_grid(two_theta: np.ndarray | None) -> np.ndarray:
@@ -143,31 +129,6 @@ def _bin_edges(grid: np.ndarray) -> np.ndarray:
     """Edges of the bins centred on the grid points: [n + 1]."""
     mid = 0.5 * (grid[1:] + grid[:-1])
     return np.concatenate(([grid[0] - (mid[0] - grid[0])], mid, [grid[-1] + (grid[-1] - mid[-1])]))
-
-
-def _number(value: Any, name: str, *, low: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not np.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(
-            f"{name} must be a finite number {'>' if strict else '>='} {low:g}, got {value}"
-        )
-    return float(value)
-
-
-def _check_strain(value: float, name: str = "strain") -> float:
-    value = _number(value, name, low=-np.inf)
-    if abs(value) >= _MAX_STRAIN:
-        raise ValueError(
-            f"{name} must be between {-_MAX_STRAIN:g} and {_MAX_STRAIN:g} (a fraction), got {value}"
-        )
-    return value
-
-
-def _check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    return profile
 
 
 def _lorentz_polarisation(theta: np.ndarray) -> np.ndarray:
@@ -312,15 +273,9 @@ def two_theta_grid(start: float = 10.0, stop: float = 80.0, n_points: int = 1401
         TypeError: if an argument is not a number.
         ValueError: if the range is empty or outside (0, 180), or ``n_points`` < 2.
     """
-    start = _number(start, "start", strict=True)
-    stop = _number(stop, "stop", strict=True)
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)):
-        raise TypeError(f"n_points must be an integer, got {type(n_points).__name__}")
-    if n_points < 2:
-        raise ValueError(f"n_points must be >= 2, got {n_points}")
-    if not 0 < start < stop < 180:
-        raise ValueError(f"need 0 < start < stop < 180 degrees, got start={start}, stop={stop}")
-    return np.linspace(start, stop, int(n_points))
+    start, stop = check_range((start, stop), "(start, stop)", low=0, high=180)
+    n_points = check_number(n_points, "n_points", integer=True, low=2)
+    return np.linspace(start, stop, n_points)
 
 
 def _prototype_file() -> Path:
@@ -419,66 +374,64 @@ def load_prototypes() -> pd.DataFrame:
     return table.copy()
 
 
-def _prototype_peaks(d_min: float, names: Sequence[str], *, cache: bool) -> dict[str, Any]:
-    """Peak lists of the named prototypes down to d_min (a level), from memory/disk/pymatgen."""
+def _prototype_peaks(
+    d_min: float, names: Sequence[str], *, cache: bool
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
+    """Peak lists of the named prototypes down to d_min (a level): ``(peaks, failed)``.
+
+    Peak lists come from memory, the disk cache or pymatgen, in that order. Only peak
+    lists are cached (an empty one is a valid result); a prototype that pymatgen cannot
+    handle is reported in ``failed`` (name -> reason) and retried on the next call.
+    """
     import pymatgen.core
 
-    store = _PEAKS.setdefault(d_min, {"peaks": {}, "failed": {}})
-    missing = [n for n in names if n not in store["peaks"] and n not in store["failed"]]
-    if not missing:
-        return store
-    path = (
-        _cache_dir()
-        / f"xrd_peaks_aflow_d{d_min:.2f}_pmg{pymatgen.core.__version__}_v{_CACHE_VERSION}.npz"
-    )
-    if cache and path.is_file():
-        with np.load(path, allow_pickle=False) as data:
-            offsets, d_all, f2m_all = data["offsets"], data["d"], data["f2m"]
-            for i, name in enumerate(data["names"].tolist()):
+    peaks = _cache.memory("xrd-peaks").setdefault(d_min, {})
+    path = _cache.cache_path(
+        "xrd-peaks",
+        {"library": "aflow", "d_min": d_min, "pymatgen": pymatgen.core.__version__,
+         "format": _CACHE_VERSION},
+    )  # fmt: skip
+    if cache and any(n not in peaks for n in names):
+        stored = _cache.read_npz(path, _check_peak_file)
+        if stored is not None:
+            offsets = stored["offsets"]
+            for i, name in enumerate(stored["names"].tolist()):
                 sl = slice(offsets[i], offsets[i + 1])
-                store["peaks"].setdefault(name, (d_all[sl], f2m_all[sl]))
-            for name, reason in zip(
-                data["failed_names"].tolist(), data["failed_reasons"].tolist(), strict=True
-            ):
-                store["failed"].setdefault(name, reason)
-        missing = [n for n in names if n not in store["peaks"] and n not in store["failed"]]
-        if not missing:
-            return store
-
-    table = load_prototypes().set_index("name")
-    for name in missing:
-        try:
-            d, f2m = _peak_table(table.at[name, "structure"], d_min)
-        except Exception as exc:  # pymatgen may fail on an unusual structure: record why
-            store["failed"][name] = f"pymatgen XRDCalculator failed: {type(exc).__name__}: {exc}"
-            continue
-        if len(d) == 0:
-            store["failed"][name] = f"no reflection with d >= {d_min} angstrom"
-        else:
-            store["peaks"][name] = (d, f2m)
-    if cache:
-        _write_peak_cache(path, store)
-    return store
+                peaks.setdefault(name, (stored["d"][sl], stored["f2m"][sl]))
+    missing = [n for n in names if n not in peaks]
+    failed: dict[str, str] = {}
+    if missing:
+        table = load_prototypes().set_index("name")
+        for name in missing:
+            try:
+                peaks[name] = _peak_table(table.at[name, "structure"], d_min)
+            except ValueError as exc:  # what XRDCalculator raises for a structure it cannot handle
+                failed[name] = f"pymatgen XRDCalculator failed: {exc}"
+        if cache and len(failed) < len(missing):
+            names_all = list(peaks)
+            lengths = [len(peaks[n][0]) for n in names_all]
+            _cache.write_npz(
+                path,
+                names=np.array(names_all, dtype=str),
+                offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
+                d=np.concatenate([peaks[n][0] for n in names_all]),
+                f2m=np.concatenate([peaks[n][1] for n in names_all]),
+            )
+    return peaks, failed
 
 
-def _write_peak_cache(path: Path, store: dict[str, Any]) -> None:
-    names = list(store["peaks"])
-    lengths = [len(store["peaks"][n][0]) for n in names]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez_compressed(
-            tmp,
-            names=np.array(names, dtype=str),
-            offsets=np.concatenate(([0], np.cumsum(lengths))).astype(np.int64),
-            d=np.concatenate([store["peaks"][n][0] for n in names]) if names else np.zeros(0),
-            f2m=np.concatenate([store["peaks"][n][1] for n in names]) if names else np.zeros(0),
-            failed_names=np.array(list(store["failed"]), dtype=str),
-            failed_reasons=np.array(list(store["failed"].values()), dtype=str),
-        )
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only home must not break the computation
-        warnings.warn(f"could not write the XRD peak cache {path}: {exc}", stacklevel=3)
+def _check_peak_file(arrays: dict[str, np.ndarray]) -> None:
+    """Raise ValueError/KeyError unless ``arrays`` is a consistent peak-list file."""
+    names, offsets, d, f2m = arrays["names"], arrays["offsets"], arrays["d"], arrays["f2m"]
+    if (
+        offsets.shape != (len(names) + 1,)
+        or offsets[0] != 0
+        or np.any(np.diff(offsets) < 0)
+        or d.shape != f2m.shape
+        or offsets[-1] != len(d)
+        or not (np.isfinite(d).all() and np.isfinite(f2m).all())
+    ):
+        raise ValueError("inconsistent peak-list arrays")
 
 
 def simulate_xrd(
@@ -537,13 +490,14 @@ def simulate_xrd(
         raise TypeError(f"structure must be a pymatgen Structure, got {type(structure).__name__}")
     grid = _check_grid(two_theta)
     lam = _wavelength(wavelength)
-    fwhm = _number(fwhm, "fwhm", strict=True)
-    profile = _check_profile(profile)
-    strain = _check_strain(strain)
-    noise = _number(noise, "noise")
-    background = _number(background, "background")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an integer or None, got {type(seed).__name__}")
+    fwhm = check_number(fwhm, "fwhm", low=0, low_inclusive=False)
+    profile = check_choice(profile, "profile", PROFILES)
+    strain = check_number(strain, "strain", low=-_MAX_STRAIN, high=_MAX_STRAIN,
+                          low_inclusive=False, high_inclusive=False)  # fmt: skip
+    noise = check_number(noise, "noise", low=0)
+    background = check_number(background, "background", low=0)
+    if seed is not None:
+        seed = check_number(seed, "seed", integer=True)
 
     d_min = _d_min_needed(grid, lam, max(strain, 0.0), fwhm, profile)
     d, f2m = _peak_table(structure, d_min)
@@ -555,22 +509,6 @@ def simulate_xrd(
         )
     rng = np.random.default_rng(seed)
     return _finish(peaks, grid, np.array([background]), np.array([noise]), rng)[0]
-
-
-def _range(value: float | tuple[float, float], name: str, check: Any) -> tuple[float, float]:
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        lo = hi = check(value, name)
-    else:
-        try:
-            lo, hi = value
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must be a number or a (low, high) pair, got {value!r}"
-            ) from None
-        lo, hi = check(lo, name), check(hi, name)
-    if lo > hi:
-        raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {value!r}")
-    return lo, hi
 
 
 def xrd_dataset(
@@ -634,23 +572,18 @@ def xrd_dataset(
         X, labels = xrd_dataset(n_per_prototype=10, seed=0)   # about 2880 x 1401
         labels.crystal_system.value_counts()
     """
-    for name, value in (("n_per_prototype", n_per_prototype), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if n_per_prototype < 1:
-        raise ValueError(f"n_per_prototype must be >= 1, got {n_per_prototype}")
+    n_per_prototype = check_number(n_per_prototype, "n_per_prototype", integer=True, low=1)
+    seed = check_number(seed, "seed", integer=True)
     if max_sites is not None:
-        if isinstance(max_sites, bool) or not isinstance(max_sites, (int, np.integer)):
-            raise TypeError(f"max_sites must be None or an integer, got {max_sites!r}")
-        if max_sites < 1:
-            raise ValueError(f"max_sites must be >= 1, got {max_sites}")
+        max_sites = check_number(max_sites, "max_sites", integer=True, low=1)
     grid = _check_grid(two_theta)
     lam = _wavelength(wavelength)
-    profile = _check_profile(profile)
-    strain_r = _range(strain, "strain", _check_strain)
-    fwhm_r = _range(fwhm, "fwhm", lambda v, n: _number(v, n, strict=True))
-    noise_r = _range(noise, "noise", _number)
-    background_r = _range(background, "background", _number)
+    profile = check_choice(profile, "profile", PROFILES)
+    pair = {"allow_scalar": True, "allow_equal": True}
+    strain_r = check_range(strain, "strain", low=-_MAX_STRAIN, high=_MAX_STRAIN, **pair)
+    fwhm_r = check_range(fwhm, "fwhm", low=0, **pair)
+    noise_r = check_range(noise, "noise", low=0, inclusive=True, **pair)
+    background_r = check_range(background, "background", low=0, inclusive=True, **pair)
 
     table = load_prototypes()
     if prototypes is not None:
@@ -660,10 +593,11 @@ def xrd_dataset(
             )
         unknown = [p for p in prototypes if p not in set(table["name"])]
         if unknown:
-            import difflib
-
-            hint = {u: difflib.get_close_matches(u, table["name"], n=3) for u in unknown}
-            raise ValueError(f"unknown prototype name(s) {unknown}; close matches: {hint}")
+            raise ValueError(
+                f"unknown prototype name {unknown[0]!r}."
+                + close_matches_hint(unknown[0], table["name"])
+                + (f" ({len(unknown)} unknown names in all.)" if len(unknown) > 1 else "")
+            )
         table = table[table["name"].isin(list(prototypes))]
         table = table.set_index("name").loc[list(dict.fromkeys(prototypes))].reset_index()
     skipped: dict[str, str] = {}
@@ -674,7 +608,7 @@ def xrd_dataset(
 
     d_min = _level(_d_min_needed(grid, lam, max(strain_r[1], 0.0), fwhm_r[1], profile))
     usable = [n for n in table["name"] if n not in skipped]
-    store = _prototype_peaks(d_min, usable, cache=cache)
+    peak_lists, failed = _prototype_peaks(d_min, usable, cache=cache)
 
     rng = np.random.default_rng(seed)
     blocks: list[np.ndarray] = []
@@ -694,10 +628,10 @@ def xrd_dataset(
         name = record["name"]
         if name in skipped:
             continue
-        if name in store["failed"]:
-            skipped[name] = store["failed"][name]
+        if name in failed:
+            skipped[name] = failed[name]
             continue
-        d, f2m = store["peaks"][name]
+        d, f2m = peak_lists[name]
         eps = rng.uniform(*strain_r, size=n_per_prototype)
         width = rng.uniform(*fwhm_r, size=n_per_prototype)
         sigma = rng.uniform(*noise_r, size=n_per_prototype)

