@@ -30,6 +30,8 @@ _SUBMODULES = (
     "plotting",
     "widgets",
     "notebook",
+    "anomaly",
+    "benchmark",
 )
 
 #: Public names re-exported at the top level -> the submodule that defines them.
@@ -44,15 +46,19 @@ _EXPORTS = {
     "group_kfold": "datasets",
     "reduced_formulas": "datasets",
     "DatasetIntegrityError": "datasets",
+    "matbench_folds": "datasets",
+    "CompositionData": "datasets",
+    "prepare_compositions": "datasets",
     # featurize
     "parse_formulas": "featurize",
     "magpie_features": "featurize",
     "element_fractions": "featurize",
     "fractions_to_formula": "featurize",
+    "anion_classes": "featurize",
     "ELEMENTS": "featurize",
     "magpie_citations": "featurize",
-    "cache_dir": "featurize",
-    "clear_cache": "featurize",
+    "cache_dir": "_cache",
+    "clear_cache": "_cache",
     # physics-based generators
     "cahn_hilliard": "microstructure",
     "generate_microstructures": "microstructure",
@@ -79,6 +85,7 @@ _EXPORTS = {
     "load_checkpoint": "training",
     "load_pretrained": "training",
     "list_pretrained": "training",
+    "pretrained_path": "training",
     "checkpoint_info": "training",
     "encode": "training",
     "decode": "training",
@@ -95,6 +102,8 @@ _EXPORTS = {
     "anomaly_metrics": "metrics",
     "compression_ratio": "metrics",
     "model_nbytes": "metrics",
+    "continuity": "metrics",
+    "knn_holdout_score": "metrics",
     # plotting
     "plot_history": "plotting",
     "plot_latent": "plotting",
@@ -102,6 +111,7 @@ _EXPORTS = {
     "plot_spectra": "plotting",
     "plot_periodic_table": "plotting",
     "plot_composition": "plotting",
+    "format_space_group": "plotting",
     # widgets
     "latent_explorer": "widgets",
     "interpolation_explorer": "widgets",
@@ -110,6 +120,18 @@ _EXPORTS = {
     "setup": "notebook",
     "set_seed": "notebook",
     "glue": "notebook",
+    "expect_error": "notebook",
+    "format_sci": "notebook",
+    # property-prediction benchmark (chapter 5)
+    "PropertyNet": "benchmark",
+    "NetSettings": "benchmark",
+    "prepare_fold": "benchmark",
+    "evaluate_fold": "benchmark",
+    "cross_validate": "benchmark",
+    "summarize": "benchmark",
+    "learning_curve": "benchmark",
+    "composition_clusters": "benchmark",
+    "leave_one_cluster_out": "benchmark",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_EXPORTS]

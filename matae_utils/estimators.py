@@ -29,6 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import training
+from ._checks import check_number
 from .models import VAE, AutoEncoder
 
 __all__ = ["AutoEncoderTransformer", "VAETransformer"]
@@ -70,10 +71,11 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
             ``patience`` must be None).
         scale (bool): standardise the features before training (recommended unless they
             are already on comparable scales).
-        device (str): ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
+        device (str): ``"auto"`` (GPU if available), ``"cpu"``, ``"cuda"`` or ``"mps"``;
+            the fitted ``model_`` is kept on the CPU.
         random_state (int | numpy.random.RandomState | None): controls the initial
             weights, the validation split, the shuffling and dropout/noise.
-        verbose (bool): show a progress bar.
+        progress (bool): show a progress bar.
 
     Attributes:
         model_ (AutoEncoder): the trained network (eval mode).
@@ -101,6 +103,9 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     """
 
     _feature_prefix = "ae"
+    _model_class = AutoEncoder
+    #: Settings passed on to the model (besides ``n_features``).
+    _model_params: tuple[str, ...] = ("latent_dim", "hidden", "activation")
 
     def __init__(
         self,
@@ -114,9 +119,9 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         patience: int | None = 20,
         validation_fraction: float = 0.1,
         scale: bool = True,
-        device: str = "cpu",
+        device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
-        verbose: bool = False,
+        progress: bool = False,
     ) -> None:
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -130,12 +135,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.scale = scale
         self.device = device
         self.random_state = random_state
-        self.verbose = verbose
-
-    def _build_model(self, n_features: int) -> AutoEncoder:
-        return AutoEncoder(
-            n_features, self.latent_dim, hidden=self.hidden, activation=self.activation
-        )
+        self.progress = progress
 
     # -- helpers
     def _scale(self, X: np.ndarray) -> np.ndarray:
@@ -145,6 +145,10 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     def _unscale(self, Xs: np.ndarray) -> np.ndarray:
         Xs = np.asarray(Xs, dtype=np.float64)
         return Xs if self.scaler_ is None else self.scaler_.inverse_transform(Xs)
+
+    def _reconstruction_error(self, Xs: np.ndarray) -> float:
+        X_hat = training.reconstruct(self.model_, Xs, device=self.device)
+        return float(np.mean((X_hat - Xs) ** 2))
 
     # -- scikit-learn API
     def fit(self, X: Any, y: Any = None) -> AutoEncoderTransformer:
@@ -169,9 +173,9 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 samples to train, got n_samples={n}"
             )
-        frac = self.validation_fraction
-        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 <= frac < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {frac!r}")
+        frac = check_number(
+            self.validation_fraction, "validation_fraction", low=0, high=1, high_inclusive=False
+        )
         n_val = min(int(np.ceil(frac * n)), n - 1)
         if self.patience is not None and n_val == 0:
             raise ValueError(
@@ -189,7 +193,8 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
 
         with training._fork_rng(torch.device("cpu")):
             torch.manual_seed(init_seed)  # reproducible initial weights
-            model = self._build_model(X.shape[1])
+            settings = {name: getattr(self, name) for name in self._model_params}
+            model = self._model_class(n_features=X.shape[1], **settings)
         self.history_ = training.fit(
             model,
             X_train,
@@ -201,11 +206,11 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
             patience=self.patience if n_val else None,
             device=self.device,
             seed=fit_seed,
-            progress=bool(self.verbose),
+            progress=bool(self.progress),
         )
         self.model_ = model
         self.n_iter_ = self.history_.n_epochs
-        self.reconstruction_error_ = float(np.mean((training.reconstruct(model, Xs) - Xs) ** 2))
+        self.reconstruction_error_ = self._reconstruction_error(Xs)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -219,7 +224,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False)
-        Z = training.encode(self.model_, self._scale(X))
+        Z = training.encode(self.model_, self._scale(X), device=self.device)
         return Z.astype(X.dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
@@ -242,7 +247,9 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                 f"the latent codes have {Z.shape[1]} columns, but {type(self).__name__} has "
                 f"latent_dim={self.latent_dim}"
             )
-        X_out = self._unscale(training.decode(self.model_, Z.astype(np.float32)))
+        X_out = self._unscale(
+            training.decode(self.model_, Z.astype(np.float32), device=self.device)
+        )
         return X_out.astype(Z.dtype, copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
@@ -260,8 +267,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False)
-        Xs = self._scale(X)
-        return -float(np.mean((training.reconstruct(self.model_, Xs) - Xs) ** 2))
+        return -self._reconstruction_error(self._scale(X))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent features: ``["ae0", "ae1", ...]`` (``"vae0"``... for a VAE).
@@ -319,15 +325,16 @@ class VAETransformer(AutoEncoderTransformer):
             ELBO); None trains for all epochs.
         validation_fraction (float): fraction of the rows held out, in [0, 1).
         scale (bool): standardise the features before training.
-        device (str): ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
+        device (str): ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         random_state (int | numpy.random.RandomState | None): controls initial weights,
             split, shuffling and the sampling of ``z`` during training.
-        verbose (bool): show a progress bar.
+        progress (bool): show a progress bar.
 
     Attributes:
         model_ (VAE): the trained network (eval mode).
         scaler_ (StandardScaler | None): the fitted scaler, or None if ``scale=False``.
-        history_ (History): losses per epoch (``loss``, ``recon``, ``kl``).
+        history_ (History): losses per epoch: ``loss``, ``recon_sum`` and ``kl`` (sums per
+            sample, the ELBO's scale) and ``recon`` (per element, as for the autoencoder).
         n_iter_ (int): number of epochs run.
         reconstruction_error_ (float): mean squared reconstruction error (posterior means)
             on the training data, in the scaled space.
@@ -345,6 +352,8 @@ class VAETransformer(AutoEncoderTransformer):
     """
 
     _feature_prefix = "vae"
+    _model_class = VAE
+    _model_params = ("latent_dim", "hidden", "activation", "beta")
 
     def __init__(
         self,
@@ -359,9 +368,9 @@ class VAETransformer(AutoEncoderTransformer):
         patience: int | None = 20,
         validation_fraction: float = 0.1,
         scale: bool = True,
-        device: str = "cpu",
+        device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
-        verbose: bool = False,
+        progress: bool = False,
     ) -> None:
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -376,16 +385,7 @@ class VAETransformer(AutoEncoderTransformer):
         self.scale = scale
         self.device = device
         self.random_state = random_state
-        self.verbose = verbose
-
-    def _build_model(self, n_features: int) -> VAE:
-        return VAE(
-            n_features,
-            self.latent_dim,
-            hidden=self.hidden,
-            activation=self.activation,
-            beta=self.beta,
-        )
+        self.progress = progress
 
     def sample(
         self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None

@@ -9,7 +9,9 @@ Every function takes tensors and returns tensors, so it can be used inside a mod
   ``"none"`` (no reduction, same shape as the input).
 * ``gaussian_kl`` returns one value per sample, ``[B]``.
 * ``vae_loss`` returns a dict with a ``"loss"`` key (what the optimiser minimises) and one
-  key per term, which :func:`matae_utils.training.fit` logs.
+  key per term, which :func:`matae_utils.training.fit` logs. Its ``"recon_sum"`` and
+  ``"kl"`` are sums per sample (the ELBO's scale); its ``"recon"`` is the error per element,
+  the scale of every other model's ``"recon"``.
 
 Shapes are never broadcast: ``x_hat`` and ``x`` must have the same shape, otherwise a
 ``ValueError`` is raised (silent broadcasting of ``[B, 1]`` against ``[B]`` is a classic
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor
+
+from ._checks import check_choice, check_number
 
 __all__ = ["REDUCTIONS", "bce", "gaussian_kl", "mse", "vae_loss"]
 
@@ -53,9 +57,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
         if loss.dim() == 0:
             raise ValueError("reduction='per_sample' needs inputs with a batch dimension")
         return loss.reshape(loss.shape[0], -1).sum(dim=1)
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return loss  # "none"
 
 
 def mse(x_hat: Tensor, x: Tensor, reduction: str = "mean") -> Tensor:
@@ -80,6 +82,7 @@ def mse(x_hat: Tensor, x: Tensor, reduction: str = "mean") -> Tensor:
         tensor([3., 3.])
     """
     _check_pair(x_hat, x, "mse")
+    check_choice(reduction, "reduction", REDUCTIONS)
     return _reduce((x_hat - x).pow(2), reduction)
 
 
@@ -106,8 +109,7 @@ def bce(x_hat: Tensor, x: Tensor, reduction: str = "mean", *, logits: bool = Fal
         TypeError: if the inputs are not floating-point tensors.
     """
     _check_pair(x_hat, x, "bce")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    check_choice(reduction, "reduction", REDUCTIONS)
     if bool((x < 0).any() | (x > 1).any()):
         raise ValueError(
             "bce: targets must lie in [0, 1] (got min "
@@ -166,13 +168,15 @@ def vae_loss(
 ) -> dict[str, Tensor]:
     """Negative evidence lower bound (ELBO) of a VAE, with a ``beta`` weight on the KL term.
 
-    Convention: both terms are **summed over the features (or latent dimensions) of a
-    sample and averaged over the batch**, so they are on the same per-sample scale and
-    ``beta=1`` is the ELBO of the standard VAE. With ``recon="mse"`` the reconstruction term
-    is the sum of squared errors, which is the Gaussian negative log-likelihood with fixed
-    variance 1/2 up to a constant; with ``recon="bce"`` it is the Bernoulli negative
-    log-likelihood. Note that this ``"recon"`` is therefore ``n_features`` times larger
-    than the per-element mean reported by :class:`~matae_utils.models.AutoEncoder`.
+    Convention: both terms of the loss are **summed over the features (or latent
+    dimensions) of a sample and averaged over the batch**, so they are on the same
+    per-sample scale and ``beta=1`` is the ELBO of the standard VAE. With ``recon="mse"``
+    the reconstruction term ``"recon_sum"`` is the sum of squared errors, which is the
+    Gaussian negative log-likelihood with fixed variance 1/2 up to a constant; with
+    ``recon="bce"`` it is the Bernoulli negative log-likelihood. ``"recon_sum"`` is therefore
+    ``n_features`` times larger than the per-element mean that
+    :class:`~matae_utils.models.AutoEncoder` reports as ``"recon"``; the dict also holds that
+    per-element ``"recon"`` (not part of the loss), so the two models compare directly.
 
     Args:
         x_hat (Tensor): reconstruction, [B, ...].
@@ -184,22 +188,20 @@ def vae_loss(
         recon (str): ``"mse"`` or ``"bce"``.
 
     Returns:
-        dict[str, Tensor]: scalars ``"loss"`` (= recon + beta * kl), ``"recon"`` and ``"kl"``.
+        dict[str, Tensor]: scalars ``"loss"`` (= recon_sum + beta * kl), ``"recon_sum"``
+        and ``"kl"`` (per-sample sums, batch means), and ``"recon"`` (the reconstruction
+        error per element, = recon_sum / elements per sample).
 
     Raises:
         ValueError: if ``recon`` is unknown, ``beta`` is negative, or shapes disagree.
     """
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
-    if recon == "mse":
-        rec = mse(x_hat, x, reduction="per_sample").mean()
-    elif recon == "bce":
-        rec = bce(x_hat, x, reduction="per_sample").mean()
-    else:
-        raise ValueError(f"recon must be 'mse' or 'bce', got {recon!r}")
+    check_number(beta, "beta", low=0)
+    per_sample = {"mse": mse, "bce": bce}[check_choice(recon, "recon", ("mse", "bce"))]
+    rec_sum = per_sample(x_hat, x, reduction="per_sample").mean()
     if mu.shape[0] != x.shape[0]:
         raise ValueError(
             f"vae_loss: mu has batch size {mu.shape[0]} but x has batch size {x.shape[0]}"
         )
     kl = gaussian_kl(mu, logvar).mean()
-    return {"loss": rec + beta * kl, "recon": rec, "kl": kl}
+    recon = rec_sum / x[0].numel()
+    return {"loss": rec_sum + beta * kl, "recon_sum": rec_sum, "kl": kl, "recon": recon}

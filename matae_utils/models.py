@@ -7,10 +7,18 @@ rely on:
 * ``encode(x) -> z`` with ``z`` of shape ``[B, latent_dim]``,
 * ``decode(z) -> x_hat`` with ``x_hat`` of shape ``[B, *input_shape]``,
 * ``forward(x) -> x_hat`` (the reconstruction),
-* ``loss(x, y=None) -> dict`` with a ``"loss"`` key (what is minimised) and one key per term,
-* attributes ``input_shape`` (tuple), ``latent_dim`` (int), ``config`` (the constructor
-  arguments as a JSON-able dict, so ``type(model)(**model.config)`` rebuilds it and a
-  checkpoint can store it) and ``supervised`` (whether ``loss`` uses labels).
+* ``loss(x, y=None) -> dict`` with a ``"loss"`` key (what is minimised) and one key per term;
+  ``"recon"`` is always the reconstruction error **per element** (mean over the batch and
+  the features), so it can be compared across models; the VAE adds ``"recon_sum"``, the same
+  error summed over the features of a sample as in the ELBO,
+* attributes ``input_shape`` (tuple), ``latent_dim`` (int), ``config`` and ``supervised``
+  (whether ``loss`` uses labels).
+
+Each model is a :func:`~dataclasses.dataclass` whose fields are its settings: they are
+validated in ``__post_init__``, ``model.config`` is ``dataclasses.asdict(model)`` (tuples as
+lists, so it is JSON-able), ``type(model)(**model.config)`` rebuilds the model and a
+checkpoint stores the config beside the weights. Subclasses add fields (``SparseAutoEncoder``
+adds ``l1``; the ``VAE`` adds ``beta`` and reuses the autoencoder's layers).
 
 No optimiser, data loading or plotting lives here. Inputs are checked cheaply at the public
 entry points: a tensor of the wrong shape raises ``ValueError``, an integer or boolean tensor
@@ -23,14 +31,17 @@ initialisation reproducible.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_choice, check_number
 from .losses import bce, mse, vae_loss
 
 __all__ = [
@@ -64,55 +75,43 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 #: Accepted output activations of a decoder (see :class:`Decoder` for how to choose).
 OUTPUT_ACTIVATIONS = (None, "sigmoid", "softmax", "softplus")
 
-_RECON_LOSSES = ("mse", "bce")
+# the model classes are dataclasses of their settings; eq=False keeps nn.Module's hashing
+# by identity, repr=False its layer-by-layer repr
+_model = dataclass(eq=False, repr=False)
 
 
 # --------------------------------------------------------------------------- validation
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
+    return check_number(value, name, integer=True, low=1)
 
 
 def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
     """Layer sizes: an int means one layer; a sequence of positive ints otherwise."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
-    is_sequence = isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
-    if not is_sequence:
+    if not isinstance(value, (Sequence, np.ndarray)) or isinstance(value, str):
         raise TypeError(f"{name} must be a sequence of positive ints, got {value!r}")
     return tuple(_positive_int(v, f"{name}[{i}]") for i, v in enumerate(value))
 
 
-def _nonneg_float(value: Any, name: str, upper: float | None = None) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (upper is not None and value >= upper):
-        bound = f"[0, {upper})" if upper is not None else ">= 0"
-        raise ValueError(f"{name} must be in {bound}, got {value}")
-    return value
-
-
 def _activation(name: str | None) -> nn.Module:
-    key = "linear" if name is None else name
-    if not isinstance(key, str) or key not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {name!r}")
+    key = check_choice("linear" if name is None else name, "activation", ACTIVATIONS)
     return ACTIVATIONS[key]()
 
 
-def _check_output_activation(name: str | None, n_out: int) -> None:
-    if name not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {name!r}")
-    if name == "softmax" and n_out < 2:
-        raise ValueError("output_activation='softmax' needs at least 2 outputs to normalise over")
+def _output_activation(name: str | None, n_out: int, dim: int) -> nn.Module:
+    if name is None:
+        return nn.Identity()
+    check_choice(name, "output_activation", OUTPUT_ACTIVATIONS[1:])
+    if name == "softmax":
+        if n_out < 2:
+            raise ValueError("output_activation='softmax' needs at least 2 outputs to normalise")
+        return nn.Softmax(dim=dim)
+    return nn.Sigmoid() if name == "sigmoid" else nn.Softplus()
 
 
 def _check_recon_loss(recon_loss: str, output_activation: str | None) -> None:
-    if recon_loss not in _RECON_LOSSES:
-        raise ValueError(f"recon_loss must be one of {_RECON_LOSSES}, got {recon_loss!r}")
+    check_choice(recon_loss, "recon_loss", ("mse", "bce"))
     if recon_loss == "bce" and output_activation != "sigmoid":
         raise ValueError(
             "recon_loss='bce' compares probabilities: use output_activation='sigmoid' "
@@ -151,16 +150,6 @@ def _check_dtype(x: Tensor, module: nn.Module) -> None:
         )
 
 
-def _output_activation(name: str | None, dim: int) -> nn.Module:
-    if name is None:
-        return nn.Identity()
-    if name == "sigmoid":
-        return nn.Sigmoid()
-    if name == "softmax":
-        return nn.Softmax(dim=dim)
-    return nn.Softplus()
-
-
 def _mlp(
     n_in: int, hidden: tuple[int, ...], n_out: int, activation: str | None, dropout: float
 ) -> nn.Sequential:
@@ -174,38 +163,20 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
-class _PadEnd(nn.Module):
-    """Zero-pad the spatial dimensions of ``[B, C, *spatial]`` at their end by ``pad``."""
+class _Configured(nn.Module):
+    """An ``nn.Module`` whose dataclass fields are its settings."""
 
-    def __init__(self, pad: tuple[int, ...]) -> None:
-        super().__init__()
-        self.pad = pad
-        # F.pad lists (before, after) pairs from the last dimension backwards
-        self._fpad = tuple(v for p in reversed(pad) for v in (0, p))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.pad(x, self._fpad)
-
-    def extra_repr(self) -> str:
-        return f"pad={self.pad}"
-
-
-class _CropEnd(nn.Module):
-    """Crop the spatial dimensions of ``[B, C, *spatial]`` to ``size`` (undoes _PadEnd)."""
-
-    def __init__(self, size: tuple[int, ...]) -> None:
-        super().__init__()
-        self.size = size
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x[(..., *(slice(0, s) for s in self.size))]
-
-    def extra_repr(self) -> str:
-        return f"size={self.size}"
+    @property
+    def config(self) -> dict[str, Any]:
+        """The settings as a JSON-able dict: ``type(self)(**self.config)`` rebuilds the model."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 # --------------------------------------------------------------------------- blocks
-class Encoder(nn.Module):
+@_model
+class Encoder(_Configured):
     """MLP encoder: ``n_features -> hidden[0] -> ... -> latent_dim``.
 
     Each hidden layer is ``Linear -> activation (-> Dropout)``; the last layer is linear
@@ -226,31 +197,23 @@ class Encoder(nn.Module):
         z = enc(torch.randn(8, 13))  # [8, 2]
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        dropout: float = 0.0,
-    ) -> None:
+    n_features: int
+    latent_dim: int
+    hidden: Sequence[int] | int = (64,)
+    activation: str | None = "relu"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
         super().__init__()
-        n_features = _positive_int(n_features, "n_features")
-        latent_dim = _positive_int(latent_dim, "latent_dim")
-        hidden = _int_tuple(hidden, "hidden")
-        dropout = _nonneg_float(dropout, "dropout", upper=1.0)
-        _activation(activation)  # validate the name early
-        self.n_features = n_features
-        self.latent_dim = latent_dim
-        self.input_shape = (n_features,)
-        self.config = {
-            "n_features": n_features,
-            "latent_dim": latent_dim,
-            "hidden": list(hidden),
-            "activation": activation,
-            "dropout": dropout,
-        }
-        self.net = _mlp(n_features, hidden, latent_dim, activation, dropout)
+        self.n_features = _positive_int(self.n_features, "n_features")
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
+        self.hidden = _int_tuple(self.hidden, "hidden")
+        self.dropout = check_number(self.dropout, "dropout", low=0, high=1, high_inclusive=False)
+        _activation(self.activation)  # validate the name even without hidden layers
+        self.input_shape = (self.n_features,)
+        self.net = _mlp(
+            self.n_features, self.hidden, self.latent_dim, self.activation, self.dropout
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode a batch.
@@ -265,7 +228,8 @@ class Encoder(nn.Module):
         return self.net(x)
 
 
-class Decoder(nn.Module):
+@_model
+class Decoder(_Configured):
     """MLP decoder: ``latent_dim -> hidden[0] -> ... -> n_features -> output activation``.
 
     Choose ``output_activation`` from how the data were scaled, because a bounded output
@@ -292,32 +256,21 @@ class Decoder(nn.Module):
         x_hat = dec(torch.randn(8, 2))  # [8, 13]
     """
 
-    def __init__(
-        self,
-        latent_dim: int,
-        n_features: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-    ) -> None:
+    latent_dim: int
+    n_features: int
+    hidden: Sequence[int] | int = (64,)
+    activation: str | None = "relu"
+    output_activation: str | None = None
+
+    def __post_init__(self) -> None:
         super().__init__()
-        latent_dim = _positive_int(latent_dim, "latent_dim")
-        n_features = _positive_int(n_features, "n_features")
-        hidden = _int_tuple(hidden, "hidden")
-        _activation(activation)
-        _check_output_activation(output_activation, n_features)
-        self.latent_dim = latent_dim
-        self.n_features = n_features
-        self.input_shape = (latent_dim,)
-        self.config = {
-            "latent_dim": latent_dim,
-            "n_features": n_features,
-            "hidden": list(hidden),
-            "activation": activation,
-            "output_activation": output_activation,
-        }
-        self.net = _mlp(latent_dim, hidden, n_features, activation, 0.0)
-        self.out = _output_activation(output_activation, dim=-1)
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
+        self.n_features = _positive_int(self.n_features, "n_features")
+        self.hidden = _int_tuple(self.hidden, "hidden")
+        _activation(self.activation)
+        self.input_shape = (self.latent_dim,)
+        self.net = _mlp(self.latent_dim, self.hidden, self.n_features, self.activation, 0.0)
+        self.out = _output_activation(self.output_activation, self.n_features, dim=-1)
 
     def forward(self, z: Tensor) -> Tensor:
         """Decode a batch of codes.
@@ -333,14 +286,15 @@ class Decoder(nn.Module):
 
 
 # --------------------------------------------------------------------------- models
-class BaseAutoEncoder(nn.Module):
+class BaseAutoEncoder(_Configured):
     """Interface and shared plumbing of the autoencoders: encode, decode, forward, loss.
 
-    Subclasses set ``encoder``, ``decoder``, ``input_shape``, ``latent_dim``,
-    ``recon_loss`` and ``config`` in their constructor; the methods below then check the
-    inputs and do the rest. Subclass it (and decorate with :func:`register_model`) to
-    write a new autoencoder that works with the training loop, checkpoints, metrics and
-    widgets.
+    Subclasses are dataclasses (``@dataclass(eq=False, repr=False)``) whose fields are
+    their settings; their ``__post_init__`` calls ``super().__init__()`` and sets
+    ``encoder``, ``decoder``, ``input_shape``, ``latent_dim`` and ``recon_loss``; the
+    methods below then check the inputs and do the rest. Subclass it (or
+    :class:`AutoEncoder`) and decorate with :func:`register_model` to write a new
+    autoencoder that works with the training loop, checkpoints, metrics and widgets.
     """
 
     #: Whether ``loss`` uses labels ``y``; :func:`matae_utils.training.fit` refuses labelled
@@ -349,7 +303,6 @@ class BaseAutoEncoder(nn.Module):
 
     input_shape: tuple[int, ...]
     latent_dim: int
-    config: dict[str, Any]
     recon_loss: str
     encoder: nn.Module
     decoder: nn.Module
@@ -366,9 +319,8 @@ class BaseAutoEncoder(nn.Module):
         _check_dtype(z, self)
 
     def _recon(self, x_hat: Tensor, x: Tensor) -> Tensor:
-        if self.recon_loss == "bce":
-            return bce(x_hat, x)
-        return mse(x_hat, x)
+        """Reconstruction error per element (mean over batch and features)."""
+        return bce(x_hat, x) if self.recon_loss == "bce" else mse(x_hat, x)
 
     def encode(self, x: Tensor) -> Tensor:
         """Map inputs to codes.
@@ -414,14 +366,15 @@ class BaseAutoEncoder(nn.Module):
                 has the same signature.
 
         Returns:
-            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here): the mean
-            squared error over all elements, or the mean binary cross-entropy if
-            ``recon_loss="bce"``.
+            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here): the squared
+            error **per element** (mean over the batch and the features), or the mean
+            binary cross-entropy if ``recon_loss="bce"``.
         """
         rec = self._recon(self(x), x)
         return {"loss": rec, "recon": rec}
 
 
+@_model
 class AutoEncoder(BaseAutoEncoder):
     """Fully connected autoencoder: an :class:`Encoder` and a mirrored :class:`Decoder`.
 
@@ -444,8 +397,7 @@ class AutoEncoder(BaseAutoEncoder):
         encoder (Encoder): the encoder block.
         decoder (Decoder): the decoder block.
         input_shape (tuple[int]): ``(n_features,)``.
-        latent_dim (int): size of the code.
-        config (dict): the constructor arguments (JSON-able).
+        config (dict): the settings above (JSON-able).
 
     Example::
 
@@ -454,36 +406,41 @@ class AutoEncoder(BaseAutoEncoder):
         terms = model.loss(torch.randn(8, 13))     # {"loss": ..., "recon": ...}
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-        recon_loss: str = "mse",
-        dropout: float = 0.0,
-    ) -> None:
+    n_features: int
+    latent_dim: int
+    hidden: Sequence[int] | int = (64,)
+    activation: str | None = "relu"
+    output_activation: str | None = None
+    recon_loss: str = "mse"
+    dropout: float = 0.0
+
+    #: Encoder outputs per latent dimension (the VAE's encoder gives a mean and a log-variance).
+    _outputs_per_code = 1
+
+    def __post_init__(self) -> None:
         super().__init__()
-        hidden = _int_tuple(hidden, "hidden")
-        _check_recon_loss(recon_loss, output_activation)
-        self.encoder = Encoder(n_features, latent_dim, hidden, activation, dropout)
-        self.decoder = Decoder(latent_dim, n_features, hidden[::-1], activation, output_activation)
-        self.n_features = self.encoder.n_features
-        self.latent_dim = self.encoder.latent_dim
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
+        self.hidden = _int_tuple(self.hidden, "hidden")
+        _check_recon_loss(self.recon_loss, self.output_activation)
+        self.encoder = Encoder(
+            n_features=self.n_features,
+            latent_dim=self._outputs_per_code * self.latent_dim,
+            hidden=self.hidden,
+            activation=self.activation,
+            dropout=self.dropout,
+        )
+        self.decoder = Decoder(
+            latent_dim=self.latent_dim,
+            n_features=self.n_features,
+            hidden=self.hidden[::-1],
+            activation=self.activation,
+            output_activation=self.output_activation,
+        )
+        self.n_features, self.dropout = self.encoder.n_features, self.encoder.dropout
         self.input_shape = (self.n_features,)
-        self.recon_loss = recon_loss
-        self.config = {
-            "n_features": self.n_features,
-            "latent_dim": self.latent_dim,
-            "hidden": list(hidden),
-            "activation": activation,
-            "output_activation": output_activation,
-            "recon_loss": recon_loss,
-            "dropout": self.encoder.config["dropout"],
-        }
 
 
+@_model
 class SparseAutoEncoder(AutoEncoder):
     """Autoencoder with an L1 penalty on the code, pushing most code entries to zero.
 
@@ -493,13 +450,8 @@ class SparseAutoEncoder(AutoEncoder):
     prevents that.
 
     Args:
-        n_features (int): number of input features.
-        latent_dim (int): size of the code (often larger than for a plain autoencoder).
-        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
-        activation (str | None): hidden activation.
-        output_activation (str | None): decoder output activation, see :class:`Decoder`.
-        recon_loss (str): ``"mse"`` or ``"bce"``.
-        dropout (float): dropout in the encoder's hidden layers.
+        n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout:
+            as for :class:`AutoEncoder` (``latent_dim`` is often larger here).
         l1 (float): weight of the sparsity term, >= 0.
 
     Example::
@@ -508,22 +460,12 @@ class SparseAutoEncoder(AutoEncoder):
         sorted(model.loss(torch.randn(4, 13)))  # ['loss', 'recon', 'sparsity']
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-        recon_loss: str = "mse",
-        dropout: float = 0.0,
-        l1: float = 1e-3,
-    ) -> None:
-        super().__init__(
-            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
-        )
-        self.l1 = _nonneg_float(l1, "l1")
-        self.config["l1"] = self.l1
+    _: KW_ONLY  # the settings a subclass adds are keyword-only
+    l1: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.l1 = check_number(self.l1, "l1", low=0)
 
     def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         """Reconstruction plus L1 sparsity of the code.
@@ -533,8 +475,8 @@ class SparseAutoEncoder(AutoEncoder):
             y (Tensor | None): ignored (unsupervised model).
 
         Returns:
-            dict[str, Tensor]: scalars ``"loss"`` (= recon + l1 * sparsity), ``"recon"`` and
-            ``"sparsity"`` (mean over the batch of the code's L1 norm).
+            dict[str, Tensor]: scalars ``"loss"`` (= recon + l1 * sparsity), ``"recon"``
+            (per element) and ``"sparsity"`` (mean over the batch of the code's L1 norm).
         """
         z = self.encode(x)  # [B, latent_dim]
         rec = self._recon(self.decoder(z), x)
@@ -542,6 +484,7 @@ class SparseAutoEncoder(AutoEncoder):
         return {"loss": rec + self.l1 * sparsity, "recon": rec, "sparsity": sparsity}
 
 
+@_model
 class DenoisingAutoEncoder(AutoEncoder):
     """Autoencoder trained to reconstruct clean inputs from corrupted ones.
 
@@ -554,13 +497,8 @@ class DenoisingAutoEncoder(AutoEncoder):
     number generator, which :func:`matae_utils.training.fit` seeds.
 
     Args:
-        n_features (int): number of input features.
-        latent_dim (int): size of the code.
-        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
-        activation (str | None): hidden activation.
-        output_activation (str | None): decoder output activation, see :class:`Decoder`.
-        recon_loss (str): ``"mse"`` or ``"bce"``.
-        dropout (float): dropout in the encoder's hidden layers.
+        n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout:
+            as for :class:`AutoEncoder`.
         noise_std (float): standard deviation of the additive Gaussian noise, >= 0 (in the
             units of the data, so about the fraction of a standard deviation for
             standardised features).
@@ -572,25 +510,16 @@ class DenoisingAutoEncoder(AutoEncoder):
         noisy = model.corrupt(torch.randn(4, 13))
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-        recon_loss: str = "mse",
-        dropout: float = 0.0,
-        noise_std: float = 0.1,
-        mask_prob: float = 0.0,
-    ) -> None:
-        super().__init__(
-            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
+    _: KW_ONLY
+    noise_std: float = 0.1
+    mask_prob: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.noise_std = check_number(self.noise_std, "noise_std", low=0)
+        self.mask_prob = check_number(
+            self.mask_prob, "mask_prob", low=0, high=1, high_inclusive=False
         )
-        self.noise_std = _nonneg_float(noise_std, "noise_std")
-        self.mask_prob = _nonneg_float(mask_prob, "mask_prob", upper=1.0)
-        self.config["noise_std"] = self.noise_std
-        self.config["mask_prob"] = self.mask_prob
 
     def corrupt(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Return a corrupted copy of ``x`` (whatever the train/eval mode).
@@ -621,77 +550,53 @@ class DenoisingAutoEncoder(AutoEncoder):
             y (Tensor | None): ignored (unsupervised model).
 
         Returns:
-            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here).
+            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal here, per element).
         """
-        self._check_x(x)
-        x_in = self.corrupt(x) if self.training else x
-        rec = self._recon(self.decoder(self.encoder(x_in)), x)
+        x_in = self.corrupt(x) if self.training else x  # corrupt checks x
+        rec = self._recon(self.decoder(self.encode(x_in)), x)
         return {"loss": rec, "recon": rec}
 
 
-class VAE(BaseAutoEncoder):
+@_model
+class VAE(AutoEncoder):
     """Variational autoencoder with a diagonal Gaussian encoder and a standard normal prior.
 
-    The encoder outputs the mean ``mu`` and log-variance ``logvar`` of ``q(z | x)``;
-    :meth:`loss` samples ``z = mu + exp(logvar / 2) * eps`` (the reparameterisation trick),
-    decodes it, and returns the negative ELBO with a ``beta`` weight on the KL term
-    (see :func:`matae_utils.losses.vae_loss` for the convention: per-sample sums averaged
-    over the batch).
+    The autoencoder's layers with an encoder twice as wide: it outputs the mean ``mu`` and
+    log-variance ``logvar`` of ``q(z | x)`` side by side. In training mode :meth:`loss`
+    samples ``z = mu + exp(logvar / 2) * eps`` (the reparameterisation trick); in eval mode
+    it decodes ``mu`` instead, so a validation loss (and early stopping on it) is
+    deterministic. Pass ``sample=True`` or ``False`` to choose explicitly.
+
+    The loss is the negative ELBO with a ``beta`` weight on the KL term, whose terms are
+    **summed over the features of a sample** and averaged over the batch (see
+    :func:`matae_utils.losses.vae_loss`): ``"loss" = "recon_sum" + beta * "kl"``. The dict
+    also holds ``"recon"``, the reconstruction error **per element** as for every other
+    model (``recon_sum / n_features``), for comparisons with an :class:`AutoEncoder`.
 
     :meth:`encode` and :meth:`forward` are deterministic: ``encode`` returns the posterior
     mean ``mu`` (the usual point embedding for plots and downstream models) and ``forward``
     decodes it. Use :meth:`encode_dist` for ``(mu, logvar)`` and :meth:`sample` to generate.
 
     Args:
-        n_features (int): number of input features.
-        latent_dim (int): size of the latent space.
-        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
-        activation (str | None): hidden activation.
-        output_activation (str | None): decoder output activation, see :class:`Decoder`.
+        n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout:
+            as for :class:`AutoEncoder`.
         beta (float): weight of the KL term, >= 0 (1 is the standard VAE).
-        recon_loss (str): ``"mse"`` or ``"bce"`` (needs ``output_activation="sigmoid"``).
-        dropout (float): dropout in the encoder's hidden layers.
 
     Example::
 
         vae = VAE(13, 2, beta=1.0)
-        terms = vae.loss(torch.randn(8, 13))   # {"loss", "recon", "kl"}
+        terms = vae.loss(torch.randn(8, 13))   # {"loss", "recon_sum", "kl", "recon"}
         new = vae.sample(5, seed=0)            # [5, 13]
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        hidden: Sequence[int] | int = (64,),
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-        beta: float = 1.0,
-        recon_loss: str = "mse",
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        hidden = _int_tuple(hidden, "hidden")
-        latent_dim = _positive_int(latent_dim, "latent_dim")
-        _check_recon_loss(recon_loss, output_activation)
-        self.beta = _nonneg_float(beta, "beta")
-        # one MLP outputs [mu, logvar] side by side
-        self.encoder = Encoder(n_features, 2 * latent_dim, hidden, activation, dropout)
-        self.decoder = Decoder(latent_dim, n_features, hidden[::-1], activation, output_activation)
-        self.n_features = self.encoder.n_features
-        self.latent_dim = latent_dim
-        self.input_shape = (self.n_features,)
-        self.recon_loss = recon_loss
-        self.config = {
-            "n_features": self.n_features,
-            "latent_dim": latent_dim,
-            "hidden": list(hidden),
-            "activation": activation,
-            "output_activation": output_activation,
-            "beta": self.beta,
-            "recon_loss": recon_loss,
-            "dropout": self.encoder.config["dropout"],
-        }
+    _: KW_ONLY
+    beta: float = 1.0
+
+    _outputs_per_code = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.beta = check_number(self.beta, "beta", low=0)
 
     def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Parameters of the approximate posterior ``q(z | x)``.
@@ -702,8 +607,7 @@ class VAE(BaseAutoEncoder):
         Returns:
             tuple[Tensor, Tensor]: ``mu`` and ``logvar``, each [B, latent_dim].
         """
-        self._check_x(x)
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        mu, logvar = super().encode(x).chunk(2, dim=-1)
         return mu, logvar
 
     def encode(self, x: Tensor) -> Tensor:
@@ -735,19 +639,28 @@ class VAE(BaseAutoEncoder):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
-        """Negative ELBO of a batch, with one sample of ``z`` per input.
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, sample: bool | None = None
+    ) -> dict[str, Tensor]:
+        """Negative ELBO of a batch.
 
         Args:
             x (Tensor): [B, n_features].
             y (Tensor | None): ignored (unsupervised model).
+            sample (bool | None): decode one sample of ``z ~ q(z | x)`` per input (True)
+                or the posterior mean (False); None means ``self.training``, so the loss
+                is stochastic in training mode and deterministic in eval mode.
 
         Returns:
-            dict[str, Tensor]: scalars ``"loss"`` (= recon + beta * kl), ``"recon"`` and
-            ``"kl"``, each a per-sample sum averaged over the batch.
+            dict[str, Tensor]: scalars ``"loss"`` (= recon_sum + beta * kl),
+            ``"recon_sum"`` and ``"kl"`` (per-sample sums averaged over the batch) and
+            ``"recon"`` (the reconstruction error per element).
         """
         mu, logvar = self.encode_dist(x)  # [B, latent_dim] each
-        z = self.reparameterize(mu, logvar)
+        if self.training if sample is None else sample:
+            z = self.reparameterize(mu, logvar)
+        else:
+            z = mu
         return vae_loss(self.decoder(z), x, mu, logvar, beta=self.beta, recon=self.recon_loss)
 
     @torch.no_grad()
@@ -776,6 +689,7 @@ class VAE(BaseAutoEncoder):
         return self.decoder(z.to(param.device))
 
 
+@_model
 class ConvAutoEncoder(BaseAutoEncoder):
     """Convolutional autoencoder for images ``[B, C, H, W]`` or 1D signals ``[B, C, L]``.
 
@@ -811,74 +725,62 @@ class ConvAutoEncoder(BaseAutoEncoder):
         xrd(torch.rand(2, 1, 1401)).shape          # [2, 1, 1401]
     """
 
-    def __init__(
-        self,
-        input_shape: Sequence[int] = (1, 64, 64),
-        latent_dim: int = 16,
-        channels: Sequence[int] = (16, 32, 64),
-        output_activation: str | None = None,
-        activation: str | None = "relu",
-        recon_loss: str = "mse",
-    ) -> None:
+    input_shape: Sequence[int] = (1, 64, 64)
+    latent_dim: int = 16
+    channels: Sequence[int] = (16, 32, 64)
+    output_activation: str | None = None
+    activation: str | None = "relu"
+    recon_loss: str = "mse"
+
+    def __post_init__(self) -> None:
         super().__init__()
-        shape = _int_tuple(input_shape, "input_shape")
+        shape = self.input_shape = _int_tuple(self.input_shape, "input_shape")
         if len(shape) not in (2, 3):
             raise ValueError(
-                "input_shape must be (C, L) for 1D signals or (C, H, W) for images, "
-                f"got {tuple(input_shape)}"
+                f"input_shape must be (C, L) for 1D signals or (C, H, W) for images, got {shape}"
             )
-        latent_dim = _positive_int(latent_dim, "latent_dim")
-        channels = _int_tuple(channels, "channels")
-        _activation(activation)
-        _check_output_activation(output_activation, shape[0])
-        _check_recon_loss(recon_loss, output_activation)
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
+        channels = self.channels = _int_tuple(self.channels, "channels")
+        _check_recon_loss(self.recon_loss, self.output_activation)
+        act = self.activation
+        _activation(act)
         factor = 2 ** len(channels)
         spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])  # padded sizes
         pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
-        conv, deconv = (
-            (nn.Conv1d, nn.ConvTranspose1d)
+        conv, deconv, padder = (
+            (nn.Conv1d, nn.ConvTranspose1d, nn.ConstantPad1d)
             if len(spatial) == 1
-            else (nn.Conv2d, nn.ConvTranspose2d)
+            else (nn.Conv2d, nn.ConvTranspose2d, nn.ConstantPad2d)
         )
+        # zero-pad at the end of each spatial axis; padding lists (before, after) pairs from
+        # the last axis backwards, and the same padding negated crops the output back
+        fpad = tuple(v for p in reversed(pad) for v in (0, p))
         small = tuple(s // factor for s in spatial)
         c_last = channels[-1] if channels else shape[0]
         n_flat = c_last * math.prod(small)
 
-        enc: list[nn.Module] = [_PadEnd(pad)] if any(pad) else []
+        enc: list[nn.Module] = [padder(fpad, 0.0)] if any(pad) else []
         c_in = shape[0]
         for c in channels:
-            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(activation)]
+            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(act)]
             c_in = c
-        enc += [nn.Flatten(), nn.Linear(n_flat, latent_dim)]  # [B, latent_dim]
+        enc += [nn.Flatten(), nn.Linear(n_flat, self.latent_dim)]  # [B, latent_dim]
 
-        dec: list[nn.Module] = [nn.Linear(latent_dim, n_flat)]
+        dec: list[nn.Module] = [nn.Linear(self.latent_dim, n_flat)]
         if channels:
-            dec.append(_activation(activation))
+            dec.append(_activation(act))
         dec.append(nn.Unflatten(1, (c_last, *small)))  # [B, c_last, *small]
         outs = [*channels[-2::-1], shape[0]] if channels else []
-        c_in = c_last
         for i, c in enumerate(outs):
-            dec.append(deconv(c_in, c, kernel_size=4, stride=2, padding=1))
+            dec.append(deconv(c_last, c, kernel_size=4, stride=2, padding=1))
             if i < len(outs) - 1:
-                dec.append(_activation(activation))
-            c_in = c
+                dec.append(_activation(act))
+            c_last = c
         if any(pad):
-            dec.append(_CropEnd(shape[1:]))
-        dec.append(_output_activation(output_activation, dim=1))
-
+            dec.append(padder(tuple(-v for v in fpad), 0.0))
+        dec.append(_output_activation(self.output_activation, shape[0], dim=1))
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*dec)
-        self.input_shape = shape
-        self.latent_dim = latent_dim
-        self.recon_loss = recon_loss
-        self.config = {
-            "input_shape": list(shape),
-            "latent_dim": latent_dim,
-            "channels": list(channels),
-            "output_activation": output_activation,
-            "activation": activation,
-            "recon_loss": recon_loss,
-        }
 
     def _shape_hint(self) -> str:
         return f"input_shape={self.input_shape}"
@@ -893,6 +795,7 @@ class ConvAutoEncoder(BaseAutoEncoder):
         super()._check_x(x)
 
 
+@_model
 class SemiSupervisedAutoEncoder(AutoEncoder):
     """Autoencoder with a property head on the code, trained on partly labelled data.
 
@@ -903,16 +806,11 @@ class SemiSupervisedAutoEncoder(AutoEncoder):
     latent space through the reconstruction term, which is the point of the model.
 
     Args:
-        n_features (int): number of input features.
-        latent_dim (int): size of the code.
+        n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout:
+            as for :class:`AutoEncoder` (``activation`` is also the head's).
         n_targets (int): number of properties predicted from the code.
-        hidden (Sequence[int] | int): encoder hidden sizes; the decoder uses them reversed.
         head_hidden (Sequence[int] | int): hidden sizes of the property head.
         alpha (float): weight of the supervised term, >= 0.
-        activation (str | None): hidden activation (encoder, decoder and head).
-        output_activation (str | None): decoder output activation, see :class:`Decoder`.
-        recon_loss (str): ``"mse"`` or ``"bce"``.
-        dropout (float): dropout in the encoder's hidden layers.
 
     Example::
 
@@ -923,29 +821,17 @@ class SemiSupervisedAutoEncoder(AutoEncoder):
 
     supervised = True
 
-    def __init__(
-        self,
-        n_features: int,
-        latent_dim: int,
-        n_targets: int = 1,
-        hidden: Sequence[int] | int = (64,),
-        head_hidden: Sequence[int] | int = (32,),
-        alpha: float = 1.0,
-        activation: str | None = "relu",
-        output_activation: str | None = None,
-        recon_loss: str = "mse",
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            n_features, latent_dim, hidden, activation, output_activation, recon_loss, dropout
-        )
-        self.n_targets = _positive_int(n_targets, "n_targets")
-        head_hidden = _int_tuple(head_hidden, "head_hidden")
-        self.alpha = _nonneg_float(alpha, "alpha")
-        self.head = _mlp(self.latent_dim, head_hidden, self.n_targets, activation, 0.0)
-        self.config.update(
-            n_targets=self.n_targets, head_hidden=list(head_hidden), alpha=self.alpha
-        )
+    _: KW_ONLY
+    n_targets: int = 1
+    head_hidden: Sequence[int] | int = (32,)
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.n_targets = _positive_int(self.n_targets, "n_targets")
+        self.head_hidden = _int_tuple(self.head_hidden, "head_hidden")
+        self.alpha = check_number(self.alpha, "alpha", low=0)
+        self.head = _mlp(self.latent_dim, self.head_hidden, self.n_targets, self.activation, 0.0)
 
     def predict(self, x: Tensor) -> Tensor:
         """Predict the properties from the code.
@@ -985,7 +871,8 @@ class SemiSupervisedAutoEncoder(AutoEncoder):
 
         Returns:
             dict[str, Tensor]: scalars ``"loss"`` (= recon + alpha * supervised), ``"recon"``
-            and ``"supervised"`` (mean squared error over the present labels, 0 if none).
+            (per element) and ``"supervised"`` (mean squared error over the present
+            labels, 0 if none).
         """
         z = self.encode(x)  # [B, latent_dim]
         rec = self._recon(self.decoder(z), x)
@@ -1020,8 +907,10 @@ MODELS: dict[str, type[nn.Module]] = {
 def register_model(cls: type[nn.Module]) -> type[nn.Module]:
     """Make a custom model class loadable by :func:`matae_utils.training.load_checkpoint`.
 
-    Use as a class decorator. The class must set ``self.config`` to its constructor
-    arguments (a JSON-able dict) so that ``cls(**config)`` rebuilds it.
+    Use as a class decorator. ``cls(**model.config)`` must rebuild the model: subclass a
+    model of this module (or :class:`BaseAutoEncoder`) and declare the added settings as
+    dataclass fields (``@dataclass(eq=False, repr=False)``); a plain ``nn.Module`` sets
+    ``self.config`` to its constructor arguments (a JSON-able dict) itself.
 
     Args:
         cls (type): an ``nn.Module`` subclass.

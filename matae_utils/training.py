@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
-import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from ._checks import as_array, check_choice, check_finite, check_number, close_matches_hint
+
 __all__ = [
     "History",
     "checkpoint_info",
@@ -45,6 +46,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "predict",
+    "pretrained_path",
     "reconstruct",
     "save_checkpoint",
 ]
@@ -55,7 +57,12 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 ArrayLike = Tensor | np.ndarray | pd.DataFrame
 TrainData = ArrayLike | tuple | Dataset
 
-_OPTIMIZERS = ("adam", "adamw", "sgd")
+#: Optimisers of :func:`fit` by name (SGD with momentum 0.9).
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda params, **kw: torch.optim.SGD(params, momentum=0.9, **kw),
+}
 
 
 # --------------------------------------------------------------------------- history
@@ -69,7 +76,10 @@ class History:
     Attributes:
         train (dict[str, list[float]]): each loss term (``"loss"``, ``"recon"``, ``"kl"``...)
             per epoch on the training data, the sample-weighted mean over the epoch's
-            mini-batches (computed while the weights were changing).
+            mini-batches (computed while the weights were changing). Mind the scales:
+            ``"recon"`` is the reconstruction error **per element** for every model, so it
+            compares across models; a VAE's ``"loss"``, ``"recon_sum"`` and ``"kl"`` are
+            **sums per sample** (the ELBO's scale, ``n_features`` times larger).
         val (dict[str, list[float]]): the same terms on the validation data after each
             epoch, in eval mode; empty without validation data.
         best_epoch (int): the epoch whose weights the model holds at the end (lowest
@@ -164,56 +174,42 @@ def _model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-def _to_tensor(data: Any, name: str, dtype: torch.dtype) -> Tensor:
-    """Array-like -> tensor of ``dtype`` (sharing memory with numpy input when possible)."""
-    if isinstance(data, Tensor):
-        t = data.detach()
-    else:
-        if isinstance(data, (pd.DataFrame, pd.Series)):
-            data = data.to_numpy()
-        try:
-            arr = np.asarray(data)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"{name}: could not convert {type(data).__name__} to an array") from err
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-        if not arr.flags.writeable:  # torch warns on read-only arrays (e.g. memmaps)
-            arr = arr.copy()
-        t = torch.from_numpy(arr)
-    if t.is_complex():
-        raise TypeError(f"{name} must be real-valued, got {t.dtype}")
-    return t.to(dtype)
+def _to_tensor(data: Any, name: str, dtype: torch.dtype, allow_nan: bool = False) -> Tensor:
+    """Array-like -> CPU tensor of ``dtype``; NaN (unless ``allow_nan``) and inf are errors."""
+    arr = as_array(data, name, allow_nan=True)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real-valued, got {arr.dtype}")
+    check_finite(arr, name, allow_nan=allow_nan)
+    if not arr.flags.writeable:  # torch warns on read-only arrays (e.g. memmaps)
+        arr = arr.copy()
+    return torch.from_numpy(arr).to(dtype)
 
 
-def _check_finite(t: Tensor, name: str, allow_nan: bool = False) -> None:
-    bad = torch.isinf(t) if allow_nan else ~torch.isfinite(t)
-    if bool(bad.any()):
-        rows = torch.nonzero(bad.reshape(t.shape[0], -1).any(dim=1)).flatten()
-        what = "infinite" if allow_nan else "NaN or infinite"
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} {what} values (rows {rows[:5].tolist()}"
-            f"{'...' if len(rows) > 5 else ''}); impute or drop those rows first"
-        )
-
-
-def _prepare(data: Any, name: str, dtype: torch.dtype) -> tuple[Tensor, Tensor | None] | Dataset:
-    """Validate ``train``/``val`` data: an array, a tuple (X, y) or a Dataset."""
+def _prepare(
+    data: Any, name: str, model: nn.Module, device: torch.device
+) -> tuple[Tensor, Tensor | None] | Dataset:
+    """Validate ``train``/``val`` data (an array, a tuple (X, y) or a Dataset); move arrays."""
     if isinstance(data, Dataset):
         return data
+    dtype = _model_dtype(model)
     if isinstance(data, tuple):
         if len(data) != 2:
             raise ValueError(f"{name} as a tuple must be (X, y), got a tuple of length {len(data)}")
+        if getattr(model, "supervised", None) is False:
+            raise ValueError(
+                f"{type(model).__name__} is unsupervised but (X, y) was given; pass X only "
+                "(use SemiSupervisedAutoEncoder to learn from labels)"
+            )
         X = _to_tensor(data[0], f"{name} X", dtype)
-        y = _to_tensor(data[1], f"{name} y", dtype)
+        y = _to_tensor(data[1], f"{name} y", dtype, allow_nan=True)
         if y.dim() not in (1, 2) or y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"{name} y must have shape [N] or [N, n_targets] with N={X.shape[0]} rows like "
                 f"X, got {list(y.shape)}"
             )
-        _check_finite(y, f"{name} y", allow_nan=True)
     else:
-        X, y = _to_tensor(data, name, dtype), None
-        name = f"{name} X"
+        X, y = _to_tensor(data, f"{name} X", dtype), None
+    name = f"{name} X"
     if X.dim() < 2:
         raise ValueError(
             f"{name} must have shape [N, n_features] (or [N, C, ...] for images), got "
@@ -221,8 +217,7 @@ def _prepare(data: Any, name: str, dtype: torch.dtype) -> tuple[Tensor, Tensor |
         )
     if X.shape[0] == 0:
         raise ValueError(f"{name} has no rows")
-    _check_finite(X, name)
-    return X, y
+    return X.to(device), (None if y is None else y.to(device))  # small data: move once
 
 
 def _batches(
@@ -235,13 +230,8 @@ def _batches(
 ) -> Iterator[tuple[Tensor, Tensor | None]]:
     if isinstance(data, tuple):
         X, y = data
-        n = X.shape[0]
-        order = torch.randperm(n, generator=gen).to(X.device) if shuffle else None
-        for start in range(0, n, batch_size):
-            if order is None:
-                idx: Any = slice(start, start + batch_size)
-            else:
-                idx = order[start : start + batch_size]
+        order = torch.randperm(len(X), generator=gen) if shuffle else torch.arange(len(X))
+        for idx in order.to(X.device).split(batch_size):
             yield X[idx], (None if y is None else y[idx])
         return
     loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
@@ -306,29 +296,6 @@ def _run_epoch(
     return {key: float(total) / n_seen for key, total in totals.items()}
 
 
-def _make_optimizer(
-    name: str, model: nn.Module, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {name!r}")
-
-
-def _check_number(value: Any, name: str, *, integer: bool, minimum: float, strict: bool) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
-        kind = "an int" if integer else "a number"
-        raise TypeError(f"{name} must be {kind}, got {value!r}")
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name} must be {op} {minimum}, got {value}")
-
-
 # --------------------------------------------------------------------------- fit
 def fit(
     model: nn.Module,
@@ -357,9 +324,14 @@ def fit(
     Training is reproducible: on the CPU, the same initial weights, data and ``seed`` give
     identical weights. The global random state (used for dropout, denoising noise and the
     VAE's sampling) is seeded inside ``fit`` and restored on exit, so with an int ``seed``
-    calling ``fit`` does not change the random numbers drawn afterwards. The initial weights are not touched by
-    ``seed``: they come from the model's construction (seed that with ``torch.manual_seed``
-    or ``matae_utils.set_seed``).
+    calling ``fit`` does not change the random numbers drawn afterwards. The initial
+    weights are not touched by ``seed``: they come from the model's construction (seed that
+    with ``torch.manual_seed`` or ``matae_utils.set_seed``).
+
+    The model trains on ``device`` and is moved back to the device it came in on when
+    ``fit`` returns (also after an error), so ``model.encode(torch.from_numpy(X))`` works
+    after training on a GPU. To keep it on the GPU, move it there yourself first
+    (``model.to(device)``): it then comes in, and stays, on that device.
 
     Args:
         model (nn.Module): a model with ``loss(x, y=None) -> dict`` containing ``"loss"``.
@@ -375,7 +347,8 @@ def fit(
         weight_decay (float): L2 penalty passed to the optimiser.
         patience (int | None): stop after this many epochs without a lower validation
             loss; None trains for all ``epochs``. Needs ``val``.
-        device (str | torch.device): where to train, see :func:`get_device`.
+        device (str | torch.device): where to train, see :func:`get_device`; the model
+            returns to its own device afterwards.
         seed (int | None): seed of the shuffling and of the global random state during
             training; None draws one from PyTorch's global generator (so it follows
             ``torch.manual_seed``), advancing it.
@@ -384,7 +357,7 @@ def fit(
 
     Returns:
         History: the per-epoch losses, best epoch and timing. The model itself is trained
-        in place and left in eval mode on ``device``.
+        in place and left in eval mode, on the device it had before the call.
 
     Raises:
         ValueError: for invalid settings, data with NaN or inf values (NaN is allowed in
@@ -402,42 +375,27 @@ def fit(
         raise TypeError(
             f"fit expects an nn.Module with a loss(x, y=None) method, got {type(model).__name__}"
         )
-    _check_number(epochs, "epochs", integer=True, minimum=1, strict=False)
-    _check_number(batch_size, "batch_size", integer=True, minimum=1, strict=False)
-    _check_number(lr, "lr", integer=False, minimum=0, strict=True)
-    _check_number(weight_decay, "weight_decay", integer=False, minimum=0, strict=False)
+    check_number(epochs, "epochs", integer=True, low=1)
+    check_number(batch_size, "batch_size", integer=True, low=1)
+    check_number(lr, "lr", low=0, low_inclusive=False)
+    check_number(weight_decay, "weight_decay", low=0)
     if patience is not None:
-        _check_number(patience, "patience", integer=True, minimum=1, strict=False)
+        check_number(patience, "patience", integer=True, low=1)
         if val is None:
             raise ValueError(
                 f"patience={patience} needs validation data; pass val or set patience=None"
             )
     if seed is not None:
-        _check_number(seed, "seed", integer=True, minimum=0, strict=False)
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+        check_number(seed, "seed", integer=True, low=0)
+    check_choice(optimizer, "optimizer", _OPTIMIZERS)
 
-    dev = get_device(device)
-    model.to(dev)
+    dev, home = get_device(device), _model_device(model)
     dtype = _model_dtype(model)
-    train_data = _prepare(train, "train", dtype)
-    val_data = None if val is None else _prepare(val, "val", dtype)
-    for data in (train_data, val_data):
-        if (
-            isinstance(data, tuple)
-            and data[1] is not None
-            and getattr(model, "supervised", None) is False
-        ):
-            raise ValueError(
-                f"{type(model).__name__} is unsupervised but (X, y) was given; pass X only "
-                "(use SemiSupervisedAutoEncoder to learn from labels)"
-            )
-    if isinstance(train_data, tuple):  # small tabular/image data: move once
-        train_data = tuple(None if t is None else t.to(dev) for t in train_data)
-    if isinstance(val_data, tuple):
-        val_data = tuple(None if t is None else t.to(dev) for t in val_data)
+    train_data = _prepare(train, "train", model, dev)
+    val_data = None if val is None else _prepare(val, "val", model, dev)
 
-    opt = _make_optimizer(optimizer, model, float(lr), float(weight_decay))
+    model.to(dev)
+    opt = _OPTIMIZERS[optimizer](model.parameters(), lr=float(lr), weight_decay=float(weight_decay))
     history = History()
     best_loss, best_state, stale = math.inf, None, 0
     start = time.perf_counter()
@@ -487,7 +445,7 @@ def fit(
             bar.close()
         if best_state is not None:
             model.load_state_dict(best_state)
-        model.eval()
+        model.eval().to(home)
         history.seconds = time.perf_counter() - start
     return history
 
@@ -495,32 +453,24 @@ def fit(
 # --------------------------------------------------------------------------- inference
 @torch.no_grad()
 def _apply(
-    model: nn.Module,
-    X: ArrayLike,
-    method: str,
-    batch_size: int,
-    device: str | torch.device | None,
+    model: nn.Module, X: ArrayLike, method: str, batch_size: int, device: str | torch.device
 ) -> np.ndarray:
+    """Run ``model.<method>`` over ``X`` in batches on ``device``, restoring mode and device."""
     if not callable(getattr(model, method, None)):
         raise TypeError(f"{type(model).__name__} has no {method}() method")
-    _check_number(batch_size, "batch_size", integer=True, minimum=1, strict=False)
-    if device is not None:
-        model.to(get_device(device))
-    dev, dtype = _model_device(model), _model_dtype(model)
+    check_number(batch_size, "batch_size", integer=True, low=1)
+    dev, home, dtype = get_device(device), _model_device(model), _model_dtype(model)
     name = "Z" if method == "decode" else "X"
     X_t = _to_tensor(X, name, dtype)
     if X_t.dim() < 2 or X_t.shape[0] == 0:
         raise ValueError(f"{name} must have shape [N, ...] with N >= 1, got {list(X_t.shape)}")
-    _check_finite(X_t, name)
     was_training = model.training
-    model.eval()
+    model.eval().to(dev)
     try:
         fn = getattr(model, method)
-        out = [
-            fn(X_t[i : i + batch_size].to(dev)).cpu() for i in range(0, X_t.shape[0], batch_size)
-        ]
+        out = [fn(X_t[i : i + batch_size].to(dev)).cpu() for i in range(0, len(X_t), batch_size)]
     finally:
-        model.train(was_training)
+        model.train(was_training).to(home)
     return torch.cat(out).numpy()
 
 
@@ -528,7 +478,7 @@ def encode(
     model: nn.Module,
     X: ArrayLike,
     batch_size: int = 1024,
-    device: str | torch.device | None = None,
+    device: str | torch.device = "auto",
 ) -> np.ndarray:
     """Latent codes of a whole data set, in batches, in eval mode, without gradients.
 
@@ -536,8 +486,8 @@ def encode(
         model (nn.Module): a model with an ``encode`` method (a VAE gives posterior means).
         X (Tensor | np.ndarray | pandas.DataFrame): [N, n_features] (or [N, C, ...]).
         batch_size (int): rows per forward pass (only memory depends on it).
-        device (str | torch.device | None): where to compute; None uses the model's
-            device, otherwise the model is moved there.
+        device (str | torch.device): where to compute (see :func:`get_device`); the
+            model is moved there for the call and back to its own device afterwards.
 
     Returns:
         np.ndarray: [N, latent_dim], in the model's dtype.
@@ -549,7 +499,7 @@ def decode(
     model: nn.Module,
     Z: ArrayLike,
     batch_size: int = 1024,
-    device: str | torch.device | None = None,
+    device: str | torch.device = "auto",
 ) -> np.ndarray:
     """Decode a whole array of latent codes (e.g. a grid over the latent plane).
 
@@ -557,7 +507,7 @@ def decode(
         model (nn.Module): a model with a ``decode`` method.
         Z (Tensor | np.ndarray | pandas.DataFrame): [N, latent_dim].
         batch_size (int): rows per forward pass.
-        device (str | torch.device | None): where to compute; None uses the model's device.
+        device (str | torch.device): where to compute; the model returns to its device.
 
     Returns:
         np.ndarray: ``[N, *input_shape]``.
@@ -569,7 +519,7 @@ def reconstruct(
     model: nn.Module,
     X: ArrayLike,
     batch_size: int = 1024,
-    device: str | torch.device | None = None,
+    device: str | torch.device = "auto",
 ) -> np.ndarray:
     """Reconstructions ``model(X)`` of a whole data set, in batches, without gradients.
 
@@ -577,7 +527,7 @@ def reconstruct(
         model (nn.Module): an autoencoder (its ``forward`` returns the reconstruction).
         X (Tensor | np.ndarray | pandas.DataFrame): [N, n_features] (or [N, C, ...]).
         batch_size (int): rows per forward pass.
-        device (str | torch.device | None): where to compute; None uses the model's device.
+        device (str | torch.device): where to compute; the model returns to its device.
 
     Returns:
         np.ndarray: same shape as ``X``.
@@ -589,7 +539,7 @@ def predict(
     model: nn.Module,
     X: ArrayLike,
     batch_size: int = 1024,
-    device: str | torch.device | None = None,
+    device: str | torch.device = "auto",
 ) -> np.ndarray:
     """Property predictions of a model with a ``predict`` method (semi-supervised).
 
@@ -597,7 +547,7 @@ def predict(
         model (nn.Module): e.g. a :class:`~matae_utils.models.SemiSupervisedAutoEncoder`.
         X (Tensor | np.ndarray | pandas.DataFrame): [N, n_features].
         batch_size (int): rows per forward pass.
-        device (str | torch.device | None): where to compute; None uses the model's device.
+        device (str | torch.device): where to compute; the model returns to its device.
 
     Returns:
         np.ndarray: [N, n_targets].
@@ -758,15 +708,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if cls is None:
         raise ValueError(
             f"{path} holds a {name!r}, which is not a known model class "
-            f"({sorted(MODELS)}); register custom classes with "
-            "matae_utils.models.register_model"
+            f"({sorted(MODELS)}).{close_matches_hint(name, MODELS)} Register custom classes "
+            "with matae_utils.models.register_model"
         )
     model = cls(**payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model.to(map_location).eval()
-
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def list_pretrained() -> list[str]:
@@ -775,13 +722,11 @@ def list_pretrained() -> list[str]:
     Returns:
         list[str]: sorted names, usable with :func:`load_pretrained`.
     """
-    if not WEIGHTS_DIR.is_dir():
-        return []
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
-def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module | None:
-    """Load a shipped checkpoint if it exists: the "load if present, else train" pattern.
+def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load a checkpoint shipped with the package, by name.
 
     Args:
         name (str): checkpoint name, the file ``matae_utils/weights/<name>.pt``
@@ -789,29 +734,42 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.M
         map_location (str | torch.device): device to load the model onto.
 
     Returns:
-        nn.Module | None: the model in eval mode, or None if no such checkpoint is shipped.
+        nn.Module: the model in eval mode. Its :func:`checkpoint_info` metadata says how it
+        was trained (data, feature scaling, seed, command) and what it scored.
 
     Raises:
-        ValueError: if ``name`` is not a plain file name (no folders, no extension needed).
+        ValueError: if no checkpoint of that name is shipped; the message lists the
+            available names and suggests close matches.
 
     To ship a checkpoint, write it with :func:`save_checkpoint` to
     ``matae_utils/weights/<name>.pt`` (keep it well under 1 MB), with the data set, feature
     scaling, seed and ``fit`` settings in ``metadata`` and the script that made it in
-    ``scripts/``; the chapter must still be able to train from scratch.
+    ``scripts/`` (see ``scripts/train_pretrained.py``).
 
     Example::
 
-        model = load_pretrained("expt_gap_ae")
-        if model is None:
-            model = AutoEncoder(n_features=X.shape[1], latent_dim=2)
-            fit(model, X_train, X_val, epochs=300, patience=30, seed=0)
+        model = load_pretrained("magpie_ae_k2")
+        meta = checkpoint_info(pretrained_path("magpie_ae_k2"))["metadata"]
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith(".pt"):
+    return load_checkpoint(pretrained_path(name), map_location=map_location)
+
+
+def pretrained_path(name: str) -> Path:
+    """Path of a shipped checkpoint (for :func:`checkpoint_info`).
+
+    Args:
+        name (str): a name from :func:`list_pretrained`.
+
+    Returns:
+        Path: ``matae_utils/weights/<name>.pt``.
+
+    Raises:
+        ValueError: if no checkpoint of that name is shipped (with close matches).
+    """
+    available = list_pretrained()
+    if name not in available:
         raise ValueError(
-            f"name must be a checkpoint name such as 'expt_gap_ae' (no folder or .pt), got "
-            f"{name!r}; available: {list_pretrained()}"
+            f"no pretrained checkpoint named {name!r}; available: {available}."
+            + close_matches_hint(name, available)
         )
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        return None
-    return load_checkpoint(path, map_location=map_location)
+    return WEIGHTS_DIR / f"{name}.pt"

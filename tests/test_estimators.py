@@ -119,7 +119,7 @@ def test_vae_transformer(data):
     vae = VAETransformer(latent_dim=2, hidden=(16,), epochs=30, beta=0.5, random_state=0)
     vae.fit(X)
     assert isinstance(vae.model_, VAE) and vae.model_.beta == 0.5
-    assert set(vae.history_.train) == {"loss", "recon", "kl"}
+    assert set(vae.history_.train) == {"loss", "recon_sum", "kl", "recon"}
     Z = vae.transform(X)
     with torch.no_grad():
         mu = vae.model_.encode(torch.as_tensor(vae._scale(X))).numpy()
@@ -158,3 +158,18 @@ def test_errors(data):
         ae.inverse_transform(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="input_features"):
         ae.get_feature_names_out(["a"])
+
+
+def test_shared_vocabulary_and_shared_implementation(data, capsys):
+    X, _ = data
+    for cls in (AutoEncoderTransformer, VAETransformer):
+        params = cls().get_params()
+        assert params["device"] == "auto" and params["progress"] is False
+        assert "verbose" not in params and "random_state" in params  # sklearn's name
+    assert issubclass(VAETransformer, AutoEncoderTransformer)
+    assert VAETransformer.fit is AutoEncoderTransformer.fit  # one implementation
+    AutoEncoderTransformer(epochs=2, progress=True, random_state=0).fit(X)
+    assert "fit AutoEncoder" in capsys.readouterr().err  # the progress bar ran
+    vae = VAETransformer(epochs=2, beta=3.0, hidden=(8,), random_state=0).fit(X)
+    assert vae.model_.config["beta"] == 3.0 and vae.model_.config["hidden"] == [8]
+    assert next(vae.model_.parameters()).device.type == "cpu"  # model_ stays on the CPU

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -72,6 +73,9 @@ def test_config_is_json_and_rebuilds(name):
     assert clone.input_shape == model.input_shape and clone.latent_dim == model.latent_dim
     assert [p.shape for p in clone.parameters()] == [p.shape for p in model.parameters()]
     assert type(model).__name__ in MODELS
+    # the config is the model's dataclass fields (what checkpoints store)
+    assert dataclasses.is_dataclass(model)
+    assert set(config) == {f.name for f in dataclasses.fields(model)}
 
 
 def test_linear_autoencoder_is_two_linear_maps():
@@ -226,9 +230,12 @@ def test_vae_loss_convention():
     terms = losses.vae_loss(x_hat, x, mu, logvar, beta=2.0)
     recon = ((x_hat - x) ** 2).sum(dim=1).mean()  # per-sample sum, batch mean
     kl = losses.gaussian_kl(mu, logvar).mean()
-    torch.testing.assert_close(terms["recon"], recon)
+    torch.testing.assert_close(terms["recon_sum"], recon)
     torch.testing.assert_close(terms["kl"], kl)
     torch.testing.assert_close(terms["loss"], recon + 2.0 * kl)
+    # "recon" is per element, the AutoEncoder's scale (not part of the loss)
+    torch.testing.assert_close(terms["recon"], losses.mse(x_hat, x))
+    torch.testing.assert_close(terms["recon"] * 4, terms["recon_sum"])
     with pytest.raises(ValueError, match="beta"):
         losses.vae_loss(x_hat, x, mu, logvar, beta=-1.0)
 
@@ -272,7 +279,55 @@ def test_vae_encode_is_posterior_mean_and_forward_deterministic():
     assert mu.shape == logvar.shape == (4, 3)
     torch.testing.assert_close(model.encode(x), mu)
     torch.testing.assert_close(model(x), model(x))
-    assert set(model.loss(x)) == {"loss", "recon", "kl"}
+    assert set(model.loss(x)) == {"loss", "recon_sum", "kl", "recon"}
+
+
+def test_vae_loss_is_deterministic_in_eval_mode_and_sampled_in_training():
+    torch.manual_seed(0)
+    model = VAE(N_FEATURES, 3, hidden=(16,))
+    x = torch.randn(32, N_FEATURES)
+    model.eval()
+    first, second = model.loss(x), model.loss(x)
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+    with torch.no_grad():
+        mu, logvar = model.encode_dist(x)
+        expected = losses.vae_loss(model.decode(mu), x, mu, logvar, beta=model.beta)
+    torch.testing.assert_close(first["loss"], expected["loss"], rtol=0, atol=0)
+    # explicit sampling in eval mode, and sampling by default in training mode
+    assert model.loss(x, sample=True)["loss"] != first["loss"]
+    model.train()
+    assert model.loss(x)["loss"] != model.loss(x)["loss"]
+    torch.testing.assert_close(model.loss(x, sample=False)["loss"], first["loss"])
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"output_activation": "sigmoid", "recon_loss": "bce"}], ids=["mse", "bce"]
+)
+def test_vae_recon_is_the_autoencoder_per_element_error(kwargs):
+    """VAE and AutoEncoder report "recon" on the same scale: the per-element mean."""
+    torch.manual_seed(0)
+    vae, ae = VAE(N_FEATURES, 2, **kwargs).eval(), AutoEncoder(N_FEATURES, 2, **kwargs)
+    x = torch.rand(16, N_FEATURES)
+    reference = F.binary_cross_entropy if kwargs else F.mse_loss
+    with torch.no_grad():
+        terms = vae.loss(x)  # eval mode: decodes the posterior mean, i.e. vae(x)
+        x_hat = vae(x)
+        # the AutoEncoder's definition of "recon", applied to the same x and x_hat
+        torch.testing.assert_close(terms["recon"], ae._recon(x_hat, x))
+        torch.testing.assert_close(terms["recon"], reference(x_hat, x))
+        torch.testing.assert_close(ae.loss(x)["recon"], reference(ae(x), x))
+        torch.testing.assert_close(terms["recon_sum"], terms["recon"] * N_FEATURES)
+
+
+def test_vae_is_built_on_the_autoencoder():
+    vae = VAE(N_FEATURES, 2, hidden=(16, 8), beta=2.0)
+    assert isinstance(vae, AutoEncoder)
+    assert isinstance(vae.encoder, Encoder) and vae.encoder.latent_dim == 4  # [mu, logvar]
+    assert vae.decoder.config == AutoEncoder(N_FEATURES, 2, hidden=(16, 8)).decoder.config
+    assert vae.config["beta"] == 2.0
+    with pytest.raises(TypeError):  # added settings are keyword-only: no silent shift
+        VAE(N_FEATURES, 2, (16,), "relu", None, "mse", 0.0, 2.0)
 
 
 def test_reparameterize_statistics_and_gradient():

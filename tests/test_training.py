@@ -60,10 +60,18 @@ def _new_ae(n_features=8, seed=0, **kwargs):
 
 
 # ------------------------------------------------------------------ devices
-def test_get_device():
+def test_get_device(monkeypatch):
     assert get_device("cpu") == torch.device("cpu")
     assert get_device(torch.device("cpu")).type == "cpu"
-    assert get_device("auto").type in {"cpu", "cuda", "mps"}
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if mps_ok else "cpu")
+    assert get_device("auto").type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device("auto") == torch.device("cuda")  # a GPU is preferred when present
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if not mps_ok:
+        assert get_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="unknown device"):
         get_device("gpu0")
     if not torch.cuda.is_available():
@@ -180,9 +188,14 @@ def test_no_val_keeps_last_epoch_and_patience_needs_val(low_rank):
 
 def test_data_forms(low_rank):
     X = torch.from_numpy(low_rank)
-    fit(_new_ae(), X, epochs=1, progress=False)  # tensor
-    fit(_new_ae(), pd.DataFrame(low_rank), epochs=1, progress=False)  # DataFrame
-    fit(_new_ae(), low_rank.astype(np.float64), epochs=1, progress=False)  # float64 -> float32
+    reference = _new_ae()
+    fit(reference, low_rank, epochs=1, progress=False)  # float32 ndarray
+    # a tensor, a DataFrame and float64 data (converted to float32) train identically
+    for form in (X, pd.DataFrame(low_rank), low_rank.astype(np.float64)):
+        model = _new_ae()
+        hist = fit(model, form, epochs=1, progress=False)
+        assert hist.n_epochs == 1 and np.isfinite(hist.train["loss"][0])
+        assert _same(_weights(model), _weights(reference)), type(form).__name__
     hist = fit(_new_ae(), TensorDataset(X), TensorDataset(X[:20]), epochs=2, progress=False)
     assert hist.n_epochs == 2 and len(hist.val["loss"]) == 2
     # a Dataset is shuffled by a seeded DataLoader: reproducible too
@@ -318,6 +331,77 @@ def test_vae_encode_helper_gives_means(low_rank):
     np.testing.assert_allclose(Z, mu.numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_vae_validation_loss_is_deterministic_so_early_stopping_follows_it(low_rank):
+    torch.manual_seed(0)
+    model = VAE(8, 2, hidden=(16,))
+    val = low_rank[160:]
+    hist = fit(model, low_rank[:160], val, epochs=20, lr=1e-2, patience=5, progress=False)
+    with torch.no_grad():  # the restored best weights, evaluated twice in eval mode
+        again = [model.loss(torch.from_numpy(val))["loss"].item() for _ in range(2)]
+    assert again[0] == again[1]
+    assert again[0] == pytest.approx(hist.val["loss"][hist.best_epoch], rel=1e-6)
+    assert hist.val["loss"][hist.best_epoch] == min(hist.val["loss"])
+    assert set(hist.val) == {"loss", "recon_sum", "kl", "recon"}
+
+
+# ------------------------------------------------------------------ devices of the model
+class _MoveRecorder:
+    """Records every device a given model is moved to with ``.to``."""
+
+    def __init__(self, monkeypatch, model):
+        self.devices = []
+        real_to = nn.Module.to
+
+        def to(module, *args, **kwargs):
+            if module is model:
+                self.devices.append(torch.device(args[0] if args else kwargs["device"]))
+            return real_to(module, *args, **kwargs)
+
+        monkeypatch.setattr(nn.Module, "to", to)
+
+
+def test_fit_returns_the_model_to_its_device(low_rank, monkeypatch):
+    model = _new_ae()
+    # a stand-in accelerator that a CPU machine can run: "cpu:0" differs from "cpu" by
+    # equality, so a move to it and a move back are told apart
+    fake_gpu = torch.device("cpu", 0)
+    monkeypatch.setattr(training, "get_device", lambda device="auto": fake_gpu)
+    moves = _MoveRecorder(monkeypatch, model)
+    fit(model, low_rank, low_rank[:20], epochs=2, progress=False)
+    assert moves.devices[0] == fake_gpu  # trained there ...
+    assert moves.devices[-1] == torch.device("cpu")  # ... and handed back where it came from
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    # after fit the model's own methods take CPU tensors directly
+    assert model.encode(torch.from_numpy(low_rank)).shape == (200, 2)
+    # the restore also happens when training fails
+    moves.devices.clear()
+    with pytest.raises(RuntimeError, match="lower the learning rate"):
+        fit(model, low_rank, epochs=20, lr=1e4, optimizer="sgd", progress=False)
+    assert moves.devices[-1] == torch.device("cpu")
+
+
+@pytest.mark.parametrize("helper", [encode, reconstruct, decode])
+def test_inference_helpers_do_not_move_the_model(low_rank, monkeypatch, helper):
+    model = _new_ae()
+    fake_gpu = torch.device("cpu", 0)
+    moves = _MoveRecorder(monkeypatch, model)
+    data = low_rank if helper is not decode else np.zeros((5, 2), np.float32)
+    out = helper(model, data, device=fake_gpu)
+    assert isinstance(out, np.ndarray) and len(out) == len(data)
+    assert moves.devices == [fake_gpu, torch.device("cpu")]  # there and back
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fit_on_a_real_gpu_keeps_the_model_on_the_cpu(low_rank):
+    model = _new_ae()
+    fit(model, low_rank, epochs=1, device="cuda", progress=False)
+    assert next(model.parameters()).device.type == "cpu"
+    assert model.encode(torch.from_numpy(low_rank)).shape == (200, 2)
+    encode(model, low_rank, device="cuda")
+    assert next(model.parameters()).device.type == "cpu"
+
+
 # ------------------------------------------------------------------ checkpoints
 CHECKPOINT_MODELS = {
     "ae": lambda: AutoEncoder(8, 2, hidden=(16, 4), output_activation="softplus"),
@@ -368,6 +452,10 @@ def test_checkpoint_errors(tmp_path):
     torch.save(payload, tmp_path / "unknown.pt")
     with pytest.raises(ValueError, match="not a known model class"):
         load_checkpoint(tmp_path / "unknown.pt")
+    payload["class"] = "AutoEncodr"
+    torch.save(payload, tmp_path / "typo.pt")
+    with pytest.raises(ValueError, match="Did you mean 'AutoEncoder'"):
+        load_checkpoint(tmp_path / "typo.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a matae checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
@@ -380,10 +468,13 @@ def test_checkpoint_errors(tmp_path):
 
 
 def test_load_pretrained(tmp_path, monkeypatch):
-    assert load_pretrained("no_such_checkpoint") is None
-    with pytest.raises(ValueError, match="checkpoint name"):
+    assert "magpie_ae_k2" in list_pretrained()
+    with pytest.raises(ValueError, match=r"no pretrained checkpoint named 'no_such_checkpoint'"):
+        load_pretrained("no_such_checkpoint")
+    with pytest.raises(ValueError, match=r"Did you mean 'magpie_ae_k2'\?"):
+        load_pretrained("magpie_ae_k3")
+    with pytest.raises(ValueError, match="no pretrained checkpoint"):
         load_pretrained("../etc/passwd")
-    assert isinstance(list_pretrained(), list)
     monkeypatch.setattr(training, "WEIGHTS_DIR", tmp_path)
     model = _new_ae()
     save_checkpoint(model, tmp_path / "toy_ae.pt")
@@ -392,12 +483,46 @@ def test_load_pretrained(tmp_path, monkeypatch):
     assert isinstance(loaded, AutoEncoder)
     for p, q in zip(model.parameters(), loaded.parameters(), strict=True):
         assert torch.equal(p, q)
+    with pytest.raises(ValueError, match=r"available: \['toy_ae'\]\. Did you mean 'toy_ae'"):
+        load_pretrained("toy-ae")
+    assert training.pretrained_path("toy_ae") == tmp_path / "toy_ae.pt"
+
+
+def test_a_checkpoint_is_shipped():
+    """The parametrised test below must not be empty (it used to skip silently)."""
+    assert "magpie_ae_k2" in list_pretrained()
 
 
 @pytest.mark.parametrize("name", list_pretrained())
 def test_every_shipped_checkpoint_loads_into_its_model(name):
     """Each tiny pretrained checkpoint shipped in matae_utils/weights rebuilds its model."""
+    path = training.pretrained_path(name)
+    assert path.stat().st_size < 100_000  # tiny, as promised
+    raw = torch.load(path, weights_only=True)  # plain containers only
+    assert all(v.dtype == torch.float32 for v in raw["state_dict"].values())
     model = load_pretrained(name)
-    assert isinstance(model, torch.nn.Module)
+    assert isinstance(model, torch.nn.Module) and not model.training
     x = torch.zeros(2, *model.input_shape)
     assert model(x).shape == x.shape
+    meta = checkpoint_info(path)["metadata"]
+    assert {"dataset", "data_seed", "command", "metric", "test_mse"} <= set(meta)
+    assert meta["command"].startswith("python scripts/train_pretrained.py")
+
+
+def test_magpie_ae_k2_reproduces_its_recorded_test_mse():
+    """Featurize the recorded test compounds, standardise them with the recorded scaler and
+    reconstruct: the error is the one recorded by scripts/train_pretrained.py."""
+    from matae_utils.featurize import magpie_features
+
+    model = load_pretrained("magpie_ae_k2")
+    info = checkpoint_info(training.pretrained_path("magpie_ae_k2"))
+    meta = info["metadata"]
+    formulas = meta["test_formulas"].split()
+    assert len(formulas) == meta["n_test"] > 500
+    raw = magpie_features(formulas, progress=False)[meta["descriptors"]].to_numpy()
+    X = ((raw - meta["scaler_mean"].numpy()) / meta["scaler_scale"].numpy()).astype(np.float32)
+    assert X.shape == (meta["n_test"], model.n_features)
+    mse = float(np.mean((reconstruct(model, X) - X) ** 2))
+    assert mse == pytest.approx(meta["test_mse"], rel=1e-4)
+    assert mse < meta["test_mse_pca2"]  # better than the recorded PCA baseline on the split
+    assert info["history"].best_epoch >= 0 and model.latent_dim == 2
