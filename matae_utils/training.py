@@ -227,14 +227,30 @@ def _batches(
     gen: torch.Generator,
     device: torch.device,
     dtype: torch.dtype,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """Mini-batches of ``data``. ``shard=(rank, world)`` gives this process its share of one
+    permutation that every process draws alike (as ``DistributedSampler`` does): padded by
+    wrapping around to a multiple of ``world``, so every process gets as many batches."""
+    rank, world = shard
     if isinstance(data, tuple):
         X, y = data
         order = torch.randperm(len(X), generator=gen) if shuffle else torch.arange(len(X))
+        if world > 1:  # training pads so that every process takes as many steps
+            pad = -len(order) % world if shuffle else 0
+            order = torch.cat([order, order[:pad]])[rank::world]
         for idx in order.to(X.device).split(batch_size):
             yield X[idx], (None if y is None else y[idx])
         return
-    loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
+    sampler = None
+    if world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))  # alike on every rank
+        sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=shuffle,
+                                     seed=seed)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                        generator=gen if sampler is None else None, sampler=sampler)
     for item in loader:
         if isinstance(item, (tuple, list)):
             if len(item) == 1:  # e.g. TensorDataset(X)
@@ -252,14 +268,51 @@ def _batches(
         yield item.to(device, dtype), None
 
 
+class _LossCall(nn.Module):
+    """Calls ``model.loss`` from ``forward``, so that DistributedDataParallel, which hooks
+    into ``forward``, can wrap a model whose training objective is its ``loss`` method."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Mapping[str, Tensor]:
+        return self.model.loss(x) if y is None else self.model.loss(x, y)
+
+
+def _distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` of an initialised ``torch.distributed`` process group, else
+    ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_reduce_means(terms: dict[str, float], n_seen: int) -> dict[str, float]:
+    """Means over every process: the per-process means weighted by their sample counts."""
+    import torch.distributed as dist
+
+    keys = sorted(terms)
+    sums = torch.tensor([terms[k] * n_seen for k in keys] + [float(n_seen)], dtype=torch.float64)
+    backend_device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    sums = sums.to(backend_device)
+    dist.all_reduce(sums)
+    return {k: float(v) / float(sums[-1]) for k, v in zip(keys, sums[:-1].tolist(), strict=True)}
+
+
 def _run_epoch(
     model: nn.Module,
     batches: Iterator[tuple[Tensor, Tensor | None]],
     optimizer: torch.optim.Optimizer | None,
     epoch: int,
     lr: float,
-) -> dict[str, float]:
-    """One pass over the data; trains if ``optimizer`` is given. Returns mean terms."""
+    step: nn.Module | None = None,
+) -> tuple[dict[str, float], int]:
+    """One pass over the data; trains if ``optimizer`` is given. Returns the mean terms and
+    the number of samples seen. ``step`` (a DDP-wrapped :class:`_LossCall`) computes the
+    loss instead of ``model.loss`` when training is distributed."""
     totals: dict[str, Tensor] = {}
     n_seen = 0
     for i, (xb, yb) in enumerate(batches):
@@ -268,7 +321,10 @@ def _run_epoch(
                 f"{type(model).__name__} is unsupervised but the data has labels; pass X "
                 "only (use SemiSupervisedAutoEncoder to learn from labels)"
             )
-        terms = model.loss(xb) if yb is None else model.loss(xb, yb)
+        if step is not None:
+            terms = step(xb) if yb is None else step(xb, yb)
+        else:
+            terms = model.loss(xb) if yb is None else model.loss(xb, yb)
         if not isinstance(terms, Mapping) or "loss" not in terms:
             raise TypeError(
                 f"{type(model).__name__}.loss must return a dict with a 'loss' key, got "
@@ -293,7 +349,7 @@ def _run_epoch(
             totals[key] = totals[key] + value if key in totals else value
     if n_seen == 0:
         raise ValueError("the data yielded no batches")
-    return {key: float(total) / n_seen for key, total in totals.items()}
+    return {key: float(total) / n_seen for key, total in totals.items()}, n_seen
 
 
 # --------------------------------------------------------------------------- fit
@@ -327,6 +383,15 @@ def fit(
     calling ``fit`` does not change the random numbers drawn afterwards. The initial
     weights are not touched by ``seed``: they come from the model's construction (seed that
     with ``torch.manual_seed`` or ``matae_utils.set_seed``).
+
+    Inside an initialised ``torch.distributed`` process group (e.g. a script launched with
+    ``torchrun --nproc_per_node=N``), the same call trains with PyTorch's
+    DistributedDataParallel: every process takes its share of each epoch's permutation
+    (``batch_size`` is per process, so the global batch is ``N * batch_size``), gradients are
+    averaged across processes at every step, and the logged training and validation losses
+    are averaged over all processes, so early stopping takes the same decision everywhere
+    and every process ends with the same weights. Only rank 0 shows a progress bar. See
+    :mod:`matae_utils.distributed` for a complete script.
 
     The model trains on ``device`` and is moved back to the device it came in on when
     ``fit`` returns (also after an error), so ``model.encode(torch.from_numpy(X))`` works
@@ -395,6 +460,15 @@ def fit(
     val_data = None if val is None else _prepare(val, "val", model, dev)
 
     model.to(dev)
+    rank, world = _distributed()
+    step = None
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # broadcasts rank 0's weights at construction, then averages gradients every step
+        step = DistributedDataParallel(
+            _LossCall(model), device_ids=[dev.index or 0] if dev.type == "cuda" else None)
+        progress = progress and rank == 0
     opt = _OPTIMIZERS[optimizer](model.parameters(), lr=float(lr), weight_decay=float(weight_decay))
     history = History()
     best_loss, best_state, stale = math.inf, None, 0
@@ -414,16 +488,21 @@ def fit(
                 epoch_iter = bar
             for epoch in epoch_iter:
                 model.train()
-                batches = _batches(train_data, batch_size, True, gen, dev, dtype)
-                tr = _run_epoch(model, batches, opt, epoch, float(lr))
+                batches = _batches(train_data, batch_size, True, gen, dev, dtype, (rank, world))
+                tr, n_tr = _run_epoch(model, batches, opt, epoch, float(lr), step)
+                if world > 1:
+                    tr = _all_reduce_means(tr, n_tr)
                 for key, value in tr.items():
                     history.train.setdefault(key, []).append(value)
                 postfix = {key: f"{value:.4g}" for key, value in tr.items()}
                 if val_data is not None:
                     model.eval()
                     with torch.no_grad():
-                        batches = _batches(val_data, batch_size, False, gen, dev, dtype)
-                        va = _run_epoch(model, batches, None, epoch, float(lr))
+                        batches = _batches(val_data, batch_size, False, gen, dev, dtype,
+                                           (rank, world))
+                        va, n_va = _run_epoch(model, batches, None, epoch, float(lr))
+                    if world > 1:
+                        va = _all_reduce_means(va, n_va)
                     for key, value in va.items():
                         history.val.setdefault(key, []).append(value)
                     postfix["val_loss"] = f"{va['loss']:.4g}"
