@@ -34,7 +34,7 @@ __all__ = ["CACHE_ENV", "cache_dir", "clear_cache", "cache_path", "read_npz", "w
 #: Environment variable naming the cache directory.
 CACHE_ENV = "MATAE_CACHE"
 #: The kinds of cached results (the file-name prefixes that :func:`clear_cache` deletes).
-KINDS = ("features", "xrd-peaks")
+KINDS = ("features", "xrd-peaks", "materials-project")
 
 #: What reading a damaged ``.npz`` can raise (truncated zip, bad CRC, missing array,
 #: wrong dtype or shape reported by the caller's check).
@@ -61,7 +61,8 @@ def cache_dir() -> Path:
 
 
 def clear_cache() -> int:
-    """Delete every cache of the package: Magpie features and XRD peak lists.
+    """Delete every cache of the package: Magpie features, XRD peak lists and Materials
+    Project downloads.
 
     Removes the files of :func:`cache_dir` whose names start with one of the cache
     kinds (``features-``, ``xrd-peaks-``, and their temporary files), and empties the
