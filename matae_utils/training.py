@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from ._checks import as_array, check_choice, check_finite, check_number, close_matches_hint
 
@@ -242,6 +242,11 @@ def _batches(
         for idx in order.to(X.device).split(batch_size):
             yield X[idx], (None if y is None else y[idx])
         return
+    if isinstance(data, IterableDataset):
+        # a stream (e.g. chunks read from disk) orders, shuffles and, under DDP, shards itself
+        loader: Any = DataLoader(data, batch_size=batch_size)
+        yield from _loader_batches(loader, device, dtype)
+        return
     sampler = None
     if world > 1:
         from torch.utils.data.distributed import DistributedSampler
@@ -251,6 +256,12 @@ def _batches(
                                      seed=seed)
     loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle and sampler is None,
                         generator=gen if sampler is None else None, sampler=sampler)
+    yield from _loader_batches(loader, device, dtype)
+
+
+def _loader_batches(
+    loader: DataLoader, device: torch.device, dtype: torch.dtype
+) -> Iterator[tuple[Tensor, Tensor | None]]:
     for item in loader:
         if isinstance(item, (tuple, list)):
             if len(item) == 1:  # e.g. TensorDataset(X)
@@ -403,7 +414,10 @@ def fit(
         train: the training data, one of: a Tensor or array ``[N, ...]`` (unsupervised); a
             tuple ``(X, y)`` with ``y`` of shape ``[N]`` or ``[N, n_targets]`` where NaN marks
             a missing label (semi-supervised models only); or a
-            ``torch.utils.data.Dataset`` yielding ``x`` or ``(x, y)``. Arrays and tensors are
+            ``torch.utils.data.Dataset`` yielding ``x`` or ``(x, y)`` (a map-style one, e.g.
+            over a memory-mapped array, is shuffled with the seeded generator; an
+            ``IterableDataset``, e.g. chunks streamed from disk, is taken in the order it
+            yields and must shuffle, and under DDP shard, itself). Arrays and tensors are
             converted to the model's dtype (float32 by default).
         val: validation data in the same form, or None.
         epochs (int): maximum number of passes over the training data.

@@ -205,6 +205,38 @@ def test_data_forms(low_rank):
     assert _same(_weights(a), _weights(b))
 
 
+def test_data_larger_than_memory(low_rank, tmp_path):
+    """A memory-mapped array behind a map-style Dataset trains exactly like the array itself;
+    an IterableDataset (a stream of chunks) is taken in the order it yields."""
+    path = tmp_path / "X.npy"
+    np.save(path, low_rank)
+    mapped = np.load(path, mmap_mode="r")
+
+    class Rows(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(mapped)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(np.array(mapped[i]))
+
+    class Chunks(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            for start in range(0, len(mapped), 50):  # read 50 rows at a time
+                yield from torch.from_numpy(np.array(mapped[start:start + 50]))
+
+    a, b = _new_ae(), _new_ae()
+    fit(a, Rows(), epochs=2, seed=3, progress=False)
+    fit(b, TensorDataset(torch.from_numpy(low_rank)), epochs=2, seed=3, progress=False)
+    assert _same(_weights(a), _weights(b))
+    hist = fit(_new_ae(), Chunks(), Chunks(), epochs=3, batch_size=32, progress=False)
+    assert hist.n_epochs == 3 and hist.val["loss"][-1] < hist.val["loss"][0]
+    ordered = _new_ae()
+    fit(ordered, torch.from_numpy(low_rank), epochs=1, batch_size=32, progress=False)
+    streamed = _new_ae()
+    fit(streamed, Chunks(), epochs=1, batch_size=32, progress=False)
+    assert not _same(_weights(ordered), _weights(streamed))  # the array path shuffles
+
+
 def test_progress_bar_runs(low_rank, capsys):
     fit(_new_ae(), low_rank, low_rank[:10], epochs=2, progress=True)
     assert "val_loss" in capsys.readouterr().err
