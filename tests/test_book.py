@@ -48,21 +48,30 @@ def _toc_notebooks() -> list[str]:
             if _resolve(d).suffix == ".ipynb"]
 
 
+def _book_relative(path: str) -> str:
+    """``.../book/02_x.ipynb`` -> ``book/02_x.ipynb`` (wherever the book was built from)."""
+    parts = Path(path).parts
+    return Path(*parts[len(parts) - 1 - parts[::-1].index("book"):]).as_posix()
+
+
 def test_every_notebook_executed_once_and_times_are_recorded(book):
-    """Each toc notebook has exactly one successful execution record in the build's cache."""
+    """Each toc notebook has exactly one successful execution record in the build's cache, and
+    the build wrote its execution times (book/_ext/matae_sphinx.py), which are copied to
+    ``_build/notebook_times.json`` for the benchmarks and the runtime budget."""
     from jupyter_cache import get_cache
 
     cache = get_cache(str(book["build"] / ".jupyter_cache"))
-    times: dict[str, float] = {}
-    for record in cache.list_cache_records():
-        rel = Path(record.uri).resolve().relative_to(ROOT).as_posix()
-        assert rel not in times, f"{rel} executed twice"
-        times[rel] = round(float(record.data["execution_seconds"]), 1)
+    executed = [_book_relative(r.uri) for r in cache.list_cache_records()]
+    assert len(executed) == len(set(executed)), f"a notebook executed twice: {executed}"
     expected = _toc_notebooks()
-    assert sorted(times) == sorted(expected), _execution_reports(book["build"])
+    assert sorted(executed) == sorted(expected), _execution_reports(book["build"])
+    times = json.loads((book["build"] / "notebook_times.json").read_text())
+    assert sorted(f"{doc}.ipynb" for doc in times) == sorted(expected)
+    assert all(t["succeeded"] and t["seconds"] > 0 for t in times.values()), times
     TIMES.parent.mkdir(exist_ok=True)
     TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
-    print("\nnotebook execution times (s):", json.dumps(times, indent=1, sort_keys=True))
+    print("\nnotebook execution times (s):",
+          {t["title"]: t["seconds"] for t in times.values()})
 
 
 class _Figures(HTMLParser):

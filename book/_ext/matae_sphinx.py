@@ -1,15 +1,28 @@
-"""Small Sphinx fixes for the matae book (registered in ``_config.yml`` as a local extension).
+"""Small Sphinx additions for the matae book (registered in ``_config.yml`` as a local extension).
 
-sphinx-thebe and sphinx-togglebutton add their inline configuration scripts with
-``app.add_js_file(None, body=...)``, which Sphinx does not de-duplicate; in this Jupyter Book
-stack they reach every page twice, and the second ``const THEBE_JS_URL`` is a JavaScript error in
-every reader's console. This extension drops exact repeats of a script (same file, same body)
-from each page; the browser tests (``tests/test_browser.py``) fail on any console error.
+1. ``matae-runtime-table``: a directive for "How to use this book" that shows, for every executed
+   notebook, its title and the wall time of its execution *in this build* (from myst-nb's
+   execution data), against the runtime budget of two minutes per notebook. The same numbers are
+   written to ``_build/notebook_times.json`` when the build finishes, for the benchmarks.
+2. No repeated inline scripts: sphinx-thebe and sphinx-togglebutton add their inline configuration
+   with ``app.add_js_file(None, body=...)``, which Sphinx does not de-duplicate; in this Jupyter
+   Book stack they reach every page twice, and the second ``const THEBE_JS_URL`` is a JavaScript
+   error in every reader's console (the browser tests fail on any console error).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from docutils import nodes
+from sphinx.addnodes import pending_xref
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
+
+#: Seconds a notebook may take on a two-core CPU (DEVELOPERS.md).
+BUDGET_SECONDS = 120.0
 
 
 def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -28,6 +41,96 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = unique
 
 
+# ---------------------------------------------------------------------------- runtime table
+class RuntimeTableNode(nodes.General, nodes.Element):
+    """Placeholder replaced by the table once every notebook has been executed."""
+
+
+def _exec_times(env) -> dict[str, dict[str, Any]]:
+    """``{docname: {"title", "seconds", "succeeded"}}`` for the notebooks myst-nb executed."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    out = {}
+    for docname, data in sorted(NbMetadataCollector.get_doc_data(env).items()):
+        exec_data = data.get("exec_data")
+        if not exec_data:
+            continue
+        title = env.titles[docname].astext() if docname in env.titles else docname
+        runtime = exec_data.get("runtime")
+        out[docname] = {"title": title, "succeeded": bool(exec_data.get("succeeded")),
+                        "seconds": None if runtime is None else round(float(runtime), 1)}
+    return out
+
+
+class RuntimeTable(SphinxDirective):
+    """``matae-runtime-table``: the measured execution time of every notebook."""
+
+    def run(self):
+        from myst_nb.ext.execution_tables import METADATA_KEY
+        from myst_nb.sphinx_ import NbMetadataCollector
+
+        # myst-nb re-renders pages carrying this flag whenever a notebook is re-executed
+        NbMetadataCollector.set_doc_data(self.env, self.env.docname, METADATA_KEY, True)
+        return [RuntimeTableNode()]
+
+
+def _cell(text: str | nodes.Node) -> nodes.entry:
+    para = nodes.paragraph()
+    para += nodes.Text(text) if isinstance(text, str) else text
+    return nodes.entry("", para)
+
+
+class RuntimeTableTransform(SphinxPostTransform):
+    default_priority = 8  # before the reference resolvers, so the links resolve
+
+    def run(self, **kwargs) -> None:
+        for node in list(self.document.findall(RuntimeTableNode)):
+            table = nodes.table(classes=["colwidths-auto"])
+            group = nodes.tgroup(cols=3)
+            table += group
+            for _ in range(3):
+                group += nodes.colspec(colwidth=33)
+            head = nodes.thead()
+            group += head
+            row = nodes.row()
+            for name in ("Notebook", "Run time in this build (s)", "Within 120 s?"):
+                row += _cell(name)
+            head += row
+            body = nodes.tbody()
+            group += body
+            for docname, info in _exec_times(self.env).items():
+                link = pending_xref(refdoc=self.env.docname, reftarget="/" + docname,
+                                    reftype="doc", refdomain="std", refexplicit=True,
+                                    refwarn=True)
+                link += nodes.inline(text=info["title"])
+                seconds = info["seconds"]
+                if not info["succeeded"]:
+                    verdict = "failed"
+                elif seconds is None:
+                    verdict = "-"
+                else:
+                    verdict = "yes" if seconds <= BUDGET_SECONDS else "no, over budget"
+                row = nodes.row()
+                row += _cell(link)
+                row += _cell("-" if seconds is None else f"{seconds:.0f}")
+                row += _cell(verdict)
+                body += row
+            node.replace_self(table)
+
+
+def _write_times(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    times = _exec_times(app.env)
+    if times:
+        path = Path(app.outdir).parent / "notebook_times.json"
+        path.write_text(json.dumps(times, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)
+    app.add_node(RuntimeTableNode)
+    app.add_directive("matae-runtime-table", RuntimeTable)
+    app.add_post_transform(RuntimeTableTransform)
+    app.connect("build-finished", _write_times)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
