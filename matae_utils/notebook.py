@@ -1,12 +1,21 @@
-"""Helpers for the first cell of a chapter notebook: seeds, device, versions, glue.
+"""Helpers for chapter notebooks: the setup cell, deliberate errors, glue.
 
 Every chapter starts with::
 
     import matae_utils as mu
     device = mu.setup(seed=0)
 
-which fixes the random seeds, picks the device and prints one line of versions, so a
-reader who reports a problem can paste it.
+which owns the global state of the notebook: it fixes the random seeds, picks the
+device, gives PyTorch one CPU thread (fastest for the book's small models), makes
+figures appear inline in a Jupyter kernel, switches on the book's figure style and
+prints one line of versions, so a reader who reports a problem can paste it. Chapters
+never change these settings themselves.
+
+A cell that fails on purpose, to show a clear error message, wraps the call in
+:class:`expect_error`, so that "Run all" does not stop there::
+
+    with mu.expect_error(ValueError):
+        mu.load_dataset("expt_gaps")
 """
 
 from __future__ import annotations
@@ -16,26 +25,51 @@ import random
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "setup", "glue", "in_colab", "versions"]
+__all__ = [
+    "set_seed",
+    "setup",
+    "glue",
+    "format_sci",
+    "in_colab",
+    "versions",
+    "expect_error",
+    "BOOK_STYLE",
+]
 
 #: Distributions reported by :func:`setup` (PyPI names).
 _REPORTED = ("torch", "numpy", "scikit-learn", "pymatgen", "matminer")
 
-#: Matplotlib settings applied by ``setup(readable_figures=True)``.
-READABLE_RC = {
+#: Matplotlib settings of the book's figures, applied by ``setup(readable_figures=True)``
+#: (the default). A figure up to 9 in wide shown at the page width of the HTML book
+#: (about 7.5 in) keeps every text of at least 11 pt above 9 pt.
+BOOK_STYLE: dict[str, Any] = {
+    "figure.figsize": (7.0, 4.2),
     "figure.dpi": 110,
     "savefig.dpi": 150,
-    "font.size": 11,
+    "savefig.bbox": "tight",
+    "figure.constrained_layout.use": True,
+    "font.size": 12,
     "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "legend.fontsize": 10,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "legend.title_fontsize": 11,
+    "legend.frameon": False,
+    "figure.titlesize": 12,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 6,
     "image.cmap": "viridis",
 }
+
+#: Deprecated name of :data:`BOOK_STYLE`.
+READABLE_RC = BOOK_STYLE
 
 
 def in_colab() -> bool:
@@ -50,12 +84,26 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def _kernel_shell() -> Any:
+    """The IPython shell of a running Jupyter kernel (Colab included), else ``None``.
+
+    Never imports IPython: if it is not loaded, no kernel is running.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return None
+    shell = ipython.get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return shell
+
+
 def set_seed(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and PyTorch (CPU, CUDA, MPS).
 
-    Library functions take their own ``seed``/``random_state``; this is for the
-    notebook-level randomness (weight initialisation, data-loader shuffling). GPU
-    kernels may still be non-deterministic.
+    Library functions take their own ``seed``; this is for the notebook-level
+    randomness (weight initialisation, data-loader shuffling). GPU kernels may still be
+    non-deterministic.
 
     Args:
         seed: Integer in [0, 2**32).
@@ -99,28 +147,57 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _use_inline_backend() -> bool:
+    """Switch a running Jupyter kernel to the inline backend; ``False`` outside a kernel.
+
+    ``%matplotlib inline`` both selects the backend and registers the hook that shows
+    the figures of a cell when it ends, whatever ``MPLBACKEND`` says (CI sets ``Agg``,
+    under which ``plt.show()`` draws nothing and the built book would have no figures).
+    """
+    shell = _kernel_shell()
+    if shell is None:
+        return False
+    shell.run_line_magic("matplotlib", "inline")
+    return True
+
+
 def setup(
     seed: int = 0,
     *,
-    verbose: bool = True,
     device: str | torch.device = "auto",
-    readable_figures: bool = False,
+    threads: int | None = 1,
+    inline: bool = True,
+    readable_figures: bool = True,
+    show_versions: bool = True,
 ) -> torch.device:
-    """Prepare a notebook: seeds, device, (optionally) figure style, versions.
+    """Prepare a notebook: seeds, device, CPU threads, inline figures, figure style.
 
-    The device is chosen by :func:`matae_utils.training.get_device`: CUDA if available,
-    then Apple MPS, then the CPU.
+    This is the one place that changes global state; chapters call it once, in their
+    setup cell, and never set threads, backends or ``rcParams`` themselves.
 
     Args:
         seed: Seed passed to :func:`set_seed`.
-        verbose: Print one line with the versions and the device.
-        device: ``"auto"`` or an explicit device (``"cpu"``, ``"cuda"``, ``"mps"``).
-        readable_figures: Also update matplotlib's global ``rcParams`` with
-            :data:`READABLE_RC` (larger fonts, sharper figures). Off by default: the
-            global style is left alone unless asked.
+        device: ``"auto"`` (CUDA, then Apple MPS, then the CPU; see
+            :func:`matae_utils.training.get_device`) or an explicit device.
+        threads: Number of PyTorch CPU threads when the device is the CPU. The book's
+            models are tiny: one thread trains them as fast as several on an idle
+            machine and much faster on a busy one. ``None`` leaves PyTorch's setting
+            alone; on a GPU it is always left alone.
+        inline: In a Jupyter kernel (Jupyter, VS Code, Colab, the book build), switch
+            matplotlib to the inline backend even if ``MPLBACKEND`` selects another
+            one, so ``plt.show()`` puts every figure into the notebook. Outside a
+            kernel nothing changes.
+        readable_figures: Apply :data:`BOOK_STYLE` to matplotlib's ``rcParams``
+            (fonts of at least 11 pt, constrained layout, viridis). ``False`` leaves
+            the style alone.
+        show_versions: Print one line with the versions, the device and the seed.
 
     Returns:
         torch.device: The device to put models and tensors on.
+
+    Raises:
+        TypeError: If ``threads`` is not a positive int or ``None``.
+        ValueError: If ``threads < 1``.
 
     Example::
 
@@ -129,17 +206,128 @@ def setup(
     """
     from .training import get_device
 
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+            raise TypeError(f"threads must be a positive int or None; got {threads!r}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1 (or None to leave them alone); got {threads}")
     set_seed(seed)
     dev = get_device(device)
+    if threads is not None and dev.type == "cpu":
+        torch.set_num_threads(int(threads))
+    if inline:
+        _use_inline_backend()  # first: selecting a backend must not undo the style
     if readable_figures:
         import matplotlib
 
-        matplotlib.rcParams.update(READABLE_RC)
-    if verbose:
+        matplotlib.rcParams.update(BOOK_STYLE)
+    if show_versions:
         info = " | ".join(f"{name} {ver}" for name, ver in versions().items())
         where = " (Colab)" if in_colab() else ""
         print(f"{info} | device: {dev}{where} | seed: {seed}")
     return dev
+
+
+class expect_error:  # noqa: N801 - used like a function: ``with mu.expect_error(...)``
+    """Context manager for a cell that fails on purpose.
+
+    The expected exception is caught and shown as one line, ``TypeName: message``
+    (the last line of a traceback), on standard error, so "Run all" in Colab or Jupyter
+    goes on to the next cell. If the block raises nothing, or an exception of another
+    type, the cell fails loudly with an :class:`AssertionError`: a chapter cannot
+    silently stop demonstrating the error it talks about.
+
+    Args:
+        *exc_types: One or more exception classes that the block is expected to raise
+            (subclasses count).
+
+    Attributes:
+        value (BaseException | None): The caught exception, after the block.
+
+    Raises:
+        TypeError: If no exception class is given, or something else is given.
+        AssertionError: After the block, if it raised nothing or an unexpected type.
+
+    Example::
+
+        with mu.expect_error(ValueError) as caught:
+            int("three")
+        # prints: ValueError: invalid literal for int() with base 10: 'three'
+        assert "three" in str(caught.value)
+    """
+
+    def __init__(self, *exc_types: type[BaseException]) -> None:
+        if not exc_types:
+            raise TypeError("expect_error needs at least one exception class, e.g. ValueError")
+        for exc in exc_types:
+            if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+                raise TypeError(f"expect_error takes exception classes; got {exc!r}")
+        self.exc_types = exc_types
+        self.value: BaseException | None = None
+
+    def _names(self) -> str:
+        return " or ".join(exc.__name__ for exc in self.exc_types)
+
+    def __enter__(self) -> expect_error:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc_type is None:
+            raise AssertionError(f"expected {self._names()}, but no exception was raised")
+        if not issubclass(exc_type, Exception):
+            return False  # KeyboardInterrupt, SystemExit: never swallowed
+        if not issubclass(exc_type, self.exc_types):
+            raise AssertionError(
+                f"expected {self._names()}, got {exc_type.__name__}: {exc}"
+            ) from exc
+        self.value = exc
+        sys.stdout.flush()  # keep the order of the lines printed before the error
+        print(f"{exc_type.__name__}: {exc}", file=sys.stderr)
+        return True  # swallow the expected error
+
+
+_SUPERSCRIPTS = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def format_sci(value: float, digits: int = 2) -> str:
+    """A number in scientific notation for prose: ``6.8e-08`` -> ``"6.8 × 10⁻⁸"``.
+
+    Glue the returned string (``mu.glue("gap", mu.format_sci(x))``) and quote it with
+    ``{glue:text}`gap```, so a sentence never shows ``6.8e-08``.
+
+    Args:
+        value: A finite number.
+        digits: Significant digits of the mantissa (>= 1).
+
+    Returns:
+        str: ``"m × 10ⁿ"`` (``"m"`` alone when the exponent is 0, ``"0"`` for zero).
+
+    Raises:
+        TypeError: If ``value`` is not a number or ``digits`` not an int.
+        ValueError: If ``value`` is not finite or ``digits < 1``.
+
+    Example:
+        >>> format_sci(2.9e6), format_sci(6.8e-08), format_sci(-0.000123, digits=1)
+        ('2.9 × 10⁶', '6.8 × 10⁻⁸', '-1 × 10⁻⁴')
+    """
+    from ._checks import check_number
+
+    value = check_number(value, "value")
+    digits = check_number(digits, "digits", integer=True, low=1)
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    exponent = int(exponent)
+    if exponent == 0:
+        return mantissa
+    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPTS)}"
 
 
 def _myst_nb_glue() -> Callable[..., Any] | None:

@@ -9,6 +9,7 @@ quantities use the perceptually uniform ``viridis`` colour map by default.
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,8 +22,9 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import Normalize, to_rgba
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import blended_transform_factory
 
-from .metrics import _as_numpy
+from ._checks import as_array, as_images
 
 __all__ = [
     "plot_history",
@@ -31,10 +33,49 @@ __all__ = [
     "plot_spectra",
     "plot_periodic_table",
     "plot_composition",
+    "format_space_group",
+    "MARKERS",
 ]
 
 #: Colour of periodic-table cells without a value.
 MISSING_COLOR = "0.88"
+
+#: Marker of the i-th category or series, so curves differ in shape as well as colour
+#: (readable in grey scale and for colour-blind readers).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+_SUBSCRIPTS = str.maketrans(
+    "0123456789", "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089"
+)
+
+
+def format_space_group(symbol: str) -> str:
+    """Hermann-Mauguin symbol as plain Unicode text for labels: ``"P4_2/mnm"`` -> ``"P4₂/mnm"``.
+
+    Screw axes written with an underscore (pymatgen's and spglib's notation) become
+    subscript digits, and rotoinversions written with a minus sign get an overbar
+    (``"Fm-3m"`` -> ``"Fm3̄m"``). The result contains no ``$`` or ``_``, so matplotlib
+    draws it as ordinary text, never as mathtext.
+
+    Args:
+        symbol: International (Hermann-Mauguin) symbol, e.g. ``"P6_3/mmc"``.
+
+    Returns:
+        str: The symbol for display.
+
+    Raises:
+        TypeError: If ``symbol`` is not a string.
+
+    Example:
+        >>> format_space_group("P4_2/mnm")
+        'P4₂/mnm'
+        >>> format_space_group("R-3c") == "R3\u0305c"
+        True
+    """
+    if not isinstance(symbol, str):
+        raise TypeError(f"symbol must be a string; got {type(symbol).__name__}")
+    text = re.sub(r"_(\d)", lambda m: m.group(1).translate(_SUBSCRIPTS), symbol)
+    return re.sub(r"-(\d)", "\\1\u0305", text)  # combining overline after the digit
 
 
 def _get_ax(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -118,7 +159,7 @@ def plot_history(
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False)
     return ax
 
 
@@ -149,6 +190,8 @@ def plot_latent(
         cbar_label: Label of the colour bar, with units (e.g. ``"band gap (eV)"``).
         labels (array-like): Optional [N] categories (legend added); up to 10
             categories use the qualitative ``tab10`` palette, more are spread over ``cmap``.
+            Each category also gets its own marker (:data:`MARKERS`), so the legend
+            can be read in grey scale.
         s: Marker size.
         alpha: Marker opacity.
 
@@ -159,7 +202,7 @@ def plot_latent(
         ValueError: If ``Z`` is not [N, >=2], ``c``/``labels`` have the wrong length,
             or both ``c`` and ``labels`` are given.
     """
-    Z = _as_numpy(Z, "Z", dtype=float)
+    Z = as_array(Z, "Z", dtype=float)
     if Z.ndim != 2 or Z.shape[1] < 2:
         raise ValueError(f"Z must have shape [N, latent_dim >= 2]; got {Z.shape}")
     if c is not None and labels is not None:
@@ -176,11 +219,18 @@ def plot_latent(
             color = cm(i) if len(cats) <= 10 else cm(i / max(len(cats) - 1, 1))
             mask = labels == cat
             ax.scatter(
-                Z[mask, 0], Z[mask, 1], s=s, alpha=alpha, color=color, label=str(cat), linewidths=0
+                Z[mask, 0],
+                Z[mask, 1],
+                s=s,
+                alpha=alpha,
+                color=color,
+                marker=MARKERS[i % len(MARKERS)],
+                label=str(cat),
+                linewidths=0,
             )
-        ax.legend(frameon=False, markerscale=2, fontsize="small")
+        ax.legend(frameon=False, markerscale=2)
     elif c is not None:
-        c = _as_numpy(c, "c", dtype=float).ravel()
+        c = as_array(c, "c", dtype=float, allow_nan=True).ravel()
         if c.shape != (len(Z),):
             raise ValueError(f"c must have one value per row of Z ({len(Z)}); got {c.shape}")
         sc = ax.scatter(Z[:, 0], Z[:, 1], c=c, cmap=cmap, s=s, alpha=alpha, linewidths=0)
@@ -193,15 +243,6 @@ def plot_latent(
 
 
 # ---------------------------------------------------------------------------- images
-def _as_image_stack(x: Any, name: str) -> np.ndarray:
-    arr = _as_numpy(x, name, dtype=float)
-    if arr.ndim == 4 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 3:
-        raise ValueError(f"{name} must have shape [N, H, W] or [N, 1, H, W]; got {np.shape(x)}")
-    return arr
-
-
 def plot_reconstructions(
     x: Any,
     x_hat: Any,
@@ -217,7 +258,7 @@ def plot_reconstructions(
     its reconstruction together), so differences in contrast are visible.
 
     Args:
-        x (Tensor or ndarray): [N, H, W] or [N, 1, H, W] input images.
+        x (Tensor or ndarray): [N, H, W] or [N, 1, H, W] input images (or one [H, W]).
         x_hat (Tensor or ndarray): reconstructions, same shape as ``x``.
         n: Number of columns; the first ``min(n, N)`` images are shown.
         axes: Optional array of Axes of shape [2, n'] with n' >= ``min(n, N)``; a new
@@ -229,10 +270,11 @@ def plot_reconstructions(
         ndarray: [2, n] array of Axes.
 
     Raises:
-        ValueError: On shape mismatch, ``n < 1`` or ``axes`` of the wrong shape.
+        ValueError: On shape mismatch, non-finite pixels, ``n < 1`` or ``axes`` of the
+            wrong shape.
     """
-    x = _as_image_stack(x, "x")
-    x_hat = _as_image_stack(x_hat, "x_hat")
+    x = as_images(x, "x")
+    x_hat = as_images(x_hat, "x_hat")
     if x.shape != x_hat.shape:
         raise ValueError(f"x and x_hat must have the same shape; got {x.shape} and {x_hat.shape}")
     if n < 1:
@@ -261,7 +303,7 @@ def plot_reconstructions(
 
 # ---------------------------------------------------------------------------- spectra
 def _as_signals(x: Any, name: str) -> np.ndarray:
-    arr = _as_numpy(x, name, dtype=float)
+    arr = as_array(x, name, dtype=float)
     if arr.ndim == 3 and arr.shape[1] == 1:
         arr = arr[:, 0]
     elif arr.ndim == 1:
@@ -280,11 +322,14 @@ def plot_spectra(
     xlabel: str = "2$\\theta$ (deg)",
     ylabel: str = "intensity (a.u.)",
     offset: float | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Axes:
     """Original 1D signals (solid) overlaid with their reconstructions (dashed).
 
     Several signals are stacked with a vertical ``offset`` so they do not overlap. Pass
-    a slice (e.g. ``x[:4]``) rather than a whole data set.
+    a slice (e.g. ``x[:4]``) rather than a whole data set. Optional ``labels`` name
+    each signal inside the axes, right-aligned just inside the right edge (so they are
+    never cut off) and on a white box above its trace.
 
     Args:
         x (Tensor or ndarray): [L], [N, L] or [N, 1, L] signals, e.g. XRD patterns.
@@ -296,12 +341,15 @@ def plot_spectra(
         ylabel: Label of the y axis, with units.
         offset: Vertical shift between consecutive signals; ``None`` uses 1.1 times
             the largest peak-to-peak range of ``x``.
+        labels: Optional [N] names of the signals (e.g. formula and space group; use
+            :func:`format_space_group` for symbols such as ``"P4_2/mnm"``).
 
     Returns:
         Axes: The axes with the signals.
 
     Raises:
-        ValueError: On shape mismatches between ``x``, ``x_hat`` and ``x_axis``.
+        ValueError: On shape mismatches between ``x``, ``x_hat``, ``x_axis`` and
+            ``labels``, or non-finite values.
     """
     x = _as_signals(x, "x")
     if x_hat is not None:
@@ -312,9 +360,13 @@ def plot_spectra(
             )
     if x_axis is None:
         x_axis = np.arange(x.shape[1])
-    x_axis = _as_numpy(x_axis, "x_axis", dtype=float)
+    x_axis = as_array(x_axis, "x_axis", dtype=float)
     if x_axis.shape != (x.shape[1],):
         raise ValueError(f"x_axis must have shape [{x.shape[1]}] to match x; got {x_axis.shape}")
+    if labels is not None:
+        labels = [labels] if isinstance(labels, str) else [str(t) for t in labels]
+        if len(labels) != len(x):
+            raise ValueError(f"labels must name each of the {len(x)} signals; got {len(labels)}")
     if offset is None:
         offset = 1.1 * float(np.ptp(x, axis=1).max()) if len(x) > 1 else 0.0
     ax = _get_ax(ax, (7, 1.2 + 1.0 * len(x)))
@@ -337,8 +389,22 @@ def plot_spectra(
     ax.set_xlim(x_axis.min(), x_axis.max())
     if len(x) > 1 and offset:
         ax.set_yticks([])  # shifted intensities have no common scale
+    if labels is not None:
+        # x in axes coordinates (just inside the right edge), y in data coordinates
+        where = blended_transform_factory(ax.transAxes, ax.transData)
+        for i, text in enumerate(labels):
+            base = i * offset + float(np.min(x[i]))
+            ax.text(
+                0.985,
+                base + 0.45 * (offset or float(np.ptp(x[i]))),
+                text,
+                transform=where,
+                ha="right",
+                va="center",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
+            )
     if x_hat is not None:
-        ax.legend(frameon=False, loc="upper right", fontsize="small")
+        ax.legend(frameon=False, loc="upper left")
     return ax
 
 
@@ -369,6 +435,20 @@ def _text_color(rgba: tuple[float, ...]) -> str:
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 
+#: Extent of the drawn table in data coordinates (x: groups, y: rows, pointing down).
+_TABLE_X = (0.4, 18.6)
+_TABLE_Y = (10.1, 0.4)
+#: Vertical offsets (in cells) of the symbol and of the value inside a cell.
+_SYMBOL_SHIFT = -0.17
+_VALUE_SHIFT = 0.23
+
+
+def _cell_points(ax: Axes) -> float:
+    """Side of one table cell in points, from the current size of ``ax``."""
+    width, height = ax.get_position().size * ax.figure.get_size_inches()
+    return 72.0 * min(width / np.ptp(_TABLE_X), height / abs(np.ptp(_TABLE_Y)))
+
+
 def plot_periodic_table(
     values: Mapping[str, float],
     *,
@@ -386,15 +466,22 @@ def plot_periodic_table(
     element in group ``g`` and row ``r`` is centred at ``(g, r)`` in data coordinates
     (y axis pointing down). Elements without a value, or with a NaN value, are drawn in
     light grey; the value is written under the symbol with format ``fmt`` (``fmt=""``
-    writes symbols only).
+    writes symbols only), in black or white depending on the cell colour.
+
+    Text sizes follow the size of a cell, so the table stays legible whatever the
+    figure size: the default figure (8 in wide) shown at the page width of the book
+    has symbols of about 11 pt and values of about 9 pt. The colour bar sits in the
+    empty space above the transition metals, so the cells get the whole width.
 
     Args:
         values: Mapping from element symbol (``"Fe"``) to a number, e.g. the mean
             latent activation or frequency of each element in a data set.
-        ax: Axes to draw on; a new figure is created when ``None``.
+        ax: Axes to draw on; a new figure is created when ``None``. Give it the
+            aspect of the table (about 1.9 : 1) for the largest cells.
         cmap: Colour map.
         cbar_label: Label of the colour bar, with units.
-        fmt: Format spec of the printed values.
+        fmt: Format spec of the printed values (short formats such as ``".1f"`` or
+            ``".0f"`` fit the cells best).
         vmin: Lower end of the colour scale (default: smallest value).
         vmax: Upper end of the colour scale (default: largest value).
 
@@ -402,6 +489,7 @@ def plot_periodic_table(
         Axes: The axes with the table (axis lines hidden).
 
     Raises:
+        TypeError: If ``values`` is not a mapping.
         ValueError: If a key is not an element symbol or a value is not a number.
     """
     if not isinstance(values, Mapping):
@@ -417,7 +505,14 @@ def plot_periodic_table(
     except (TypeError, ValueError) as err:
         raise ValueError(f"values must be numbers; {err}") from err
     present = {k: v for k, v in vals.items() if np.isfinite(v)}
-    ax = _get_ax(ax, (12, 6.3))
+    if ax is None:
+        fig = plt.figure(figsize=(8.0, 4.45), layout="none")
+        ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))  # no layout engine: the axes fill it
+    else:
+        ax = _get_ax(ax, (8.0, 4.45))
+    cell = _cell_points(ax)
+    symbol_size = float(np.clip(0.37 * cell, 5.0, 16.0))
+    value_size = float(np.clip(0.31 * cell, 4.5, 13.0))
     cm = matplotlib.colormaps[cmap]
     data = np.array(list(present.values())) if present else np.zeros(1)
     norm = Normalize(
@@ -440,34 +535,44 @@ def plot_periodic_table(
             color = _text_color(cm(norm(present[symbol])))
             ax.text(
                 x,
-                y - (0.12 if fmt else 0),
+                y + (_SYMBOL_SHIFT if fmt else 0),
                 symbol,
                 ha="center",
                 va="center",
-                fontsize=9,
+                fontsize=symbol_size,
                 fontweight="bold",
                 color=color,
             )
             if fmt:
                 ax.text(
                     x,
-                    y + 0.25,
+                    y + _VALUE_SHIFT,
                     format(present[symbol], fmt),
                     ha="center",
                     va="center",
-                    fontsize=6.5,
+                    fontsize=value_size,
                     color=color,
                 )
         else:
-            ax.text(x, y, symbol, ha="center", va="center", fontsize=9, color="0.45")
+            ax.text(x, y, symbol, ha="center", va="center", fontsize=symbol_size, color="0.45")
     for y, label in ((6, "57-71"), (7, "89-103")):  # placeholders of the f-block rows
-        ax.text(3, y, label, ha="center", va="center", fontsize=6, color="0.45")
-    if present:
-        ax.figure.colorbar(pc, ax=ax, label=cbar_label, shrink=0.6, pad=0.02)
-    ax.set_xlim(0.4, 18.6)
-    ax.set_ylim(10.1, 0.4)  # row 1 on top
+        ax.text(3, y, label, ha="center", va="center", fontsize=0.8 * value_size, color="0.35")
+    ax.set_xlim(*_TABLE_X)
+    ax.set_ylim(*_TABLE_Y)  # row 1 on top
     ax.set_aspect("equal")
     ax.set_axis_off()
+    if present:
+        # horizontal colour bar in the gap above groups 3-12 (rows 1-3), in axes fractions
+        (x0, x1), (y_bottom, y_top) = _TABLE_X, _TABLE_Y
+        left = (3.6 - x0) / (x1 - x0)
+        width = (12.4 - 3.6) / (x1 - x0)
+        bottom = (y_bottom - 2.05) / (y_bottom - y_top)
+        height = 0.32 / (y_bottom - y_top)
+        cax = ax.inset_axes((left, bottom, width, height))
+        cbar = ax.figure.colorbar(pc, cax=cax, orientation="horizontal")
+        cbar.ax.tick_params(labelsize=value_size, length=3, pad=1.5)
+        if cbar_label:
+            cbar.ax.set_title(cbar_label, fontsize=symbol_size, pad=3)
     return ax
 
 
@@ -496,7 +601,7 @@ def plot_composition(
     Raises:
         ValueError: If ``fractions`` is not 1D or its length differs from ``elements``.
     """
-    f = _as_numpy(fractions, "fractions", dtype=float)
+    f = as_array(fractions, "fractions", dtype=float)
     if f.ndim == 2 and f.shape[0] == 1:
         f = f[0]
     elements = list(elements)

@@ -46,10 +46,15 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from torch import nn
 
-from .metrics import _as_numpy
-from .plotting import plot_composition
+from ._checks import as_array, check_number, check_range
+from .plotting import MARKERS, plot_composition
 
-__all__ = ["latent_explorer", "interpolation_explorer", "use_static_widgets"]
+__all__ = [
+    "latent_explorer",
+    "interpolation_explorer",
+    "latent_map_explorer",
+    "use_static_widgets",
+]
 
 _KINDS = ("composition", "image", "spectrum")
 _ENV_VAR = "MATAE_STATIC_WIDGETS"
@@ -152,14 +157,14 @@ class _Decoder:
                 )
         else:  # spectrum
             self.x_axis = (
-                np.arange(n_out) if x_axis is None else _as_numpy(x_axis, "x_axis", dtype=float)
+                np.arange(n_out) if x_axis is None else as_array(x_axis, "x_axis", dtype=float)
             )
             if self.x_axis.shape != (n_out,):
                 raise ValueError(f"x_axis must have shape [{n_out}]; got {self.x_axis.shape}")
 
     def latent(self, z: Any, name: str) -> np.ndarray:
         """Validate one latent code and return it as a float array [latent_dim]."""
-        arr = _as_numpy(z, name, dtype=float).reshape(-1)
+        arr = as_array(z, name, dtype=float).reshape(-1)
         if arr.shape != (self.latent_dim,):
             raise ValueError(f"{name} must have {self.latent_dim} values; got shape {np.shape(z)}")
         return arr
@@ -189,13 +194,6 @@ class _Decoder:
                     value = value.detach().cpu().reshape(-1)[0].item()
                 values.append(float(value))
         return np.array(values)
-
-
-def _check_range(z_range: Sequence[float]) -> tuple[float, float]:
-    lo, hi = (float(v) for v in z_range)
-    if not lo < hi:
-        raise ValueError(f"z_range must be (low, high) with low < high; got {z_range}")
-    return lo, hi
 
 
 # ---------------------------------------------------------------------- drawing helpers
@@ -272,11 +270,20 @@ def _composition_sweep(
 ) -> None:
     """Fractions of the elements ``order`` along a sweep, as lines against ``t``.
 
-    Element ``order[r]`` always gets colour ``C{r}``, so several sweeps drawn with the
-    same ``order`` share one colour per element.
+    Element ``order[r]`` always gets colour ``C{r}`` and marker ``MARKERS[r]``, so
+    several sweeps drawn with the same ``order`` share one style per element and the
+    legend can be read without colour.
     """
     for rank, i in enumerate(order):
-        ax.plot(t, outs[:, i], "-o", markersize=3, color=f"C{rank}", label=dec.elements[i])
+        ax.plot(
+            t,
+            outs[:, i],
+            "-",
+            marker=MARKERS[rank % len(MARKERS)],
+            markersize=5,
+            color=f"C{rank % 10}",
+            label=dec.elements[i],
+        )
     ax.set_ylabel("fraction")
     if legend:  # above the axes, so the right-hand side stays free for the property axis
         ax.legend(
@@ -355,12 +362,11 @@ def latent_explorer(
             of the wrong shape.
     """
     dec = _Decoder(model, kind, elements, x_axis)
-    lo, hi = _check_range(z_range)
+    lo, hi = check_range(z_range, "z_range")
     z0 = np.zeros(dec.latent_dim) if z0 is None else dec.latent(z0, "z0")
     if ((z0 < lo) | (z0 > hi)).any():
         raise ValueError(f"z0 must lie inside z_range {z_range}; got {z0}")
-    if n_steps < 2:
-        raise ValueError(f"n_steps must be >= 2; got {n_steps}")
+    n_steps = check_number(n_steps, "n_steps", integer=True, low=2)
     steps = np.linspace(lo, hi, n_steps)
     sweep = np.repeat(z0[None, None], dec.latent_dim, axis=0).repeat(n_steps, axis=1)  # [k, n, k]
     for i in range(dec.latent_dim):
@@ -478,7 +484,7 @@ def _static_latent(
             if props is not None:
                 ax.legend(
                     title=property_label,
-                    fontsize="x-small",
+                    fontsize="small",
                     frameon=False,
                     loc="upper left",
                     bbox_to_anchor=(1.0, 1.0),
@@ -570,8 +576,7 @@ def interpolation_explorer(
     dec = _Decoder(model, kind, elements, x_axis)
     z_a = dec.latent(z_a, "z_a")
     z_b = dec.latent(z_b, "z_b")
-    if n_steps < 2:
-        raise ValueError(f"n_steps must be >= 2; got {n_steps}")
+    n_steps = check_number(n_steps, "n_steps", integer=True, low=2)
     ts = np.linspace(0.0, 1.0, n_steps)
     path = (1 - ts[:, None]) * z_a + ts[:, None] * z_b  # [n, k]
     outs = dec(path)
@@ -670,7 +675,7 @@ def _static_path(
         if props is not None:
             ax.legend(
                 title=f"t ({property_label})",
-                fontsize="x-small",
+                fontsize="small",
                 frameon=False,
                 loc="upper left",
                 bbox_to_anchor=(1.0, 1.0),
@@ -692,3 +697,218 @@ def _static_path(
         label += f"   ({formula_fn(outs[0])} $\\rightarrow$ {formula_fn(outs[-1])})"
     ax.set_xlabel(label)
     return fig
+
+
+# ------------------------------------------------------------------- latent map explorer
+def _format_row(row: Any) -> str:
+    """One table row as short text: numbers with 3 significant digits, the rest as str."""
+    parts = []
+    for value in row:
+        is_number = isinstance(value, (int, float, np.integer, np.floating))
+        parts.append(f"{value:.3g}" if is_number and not isinstance(value, bool) else str(value))
+    return " ".join(parts)
+
+
+def latent_map_explorer(
+    model: nn.Module,
+    Z: Any,
+    table: Any,
+    *,
+    features: Sequence[str],
+    show: Sequence[str],
+    inverse_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    labels: dict[str, str] | None = None,
+    c: Any = None,
+    cbar_label: str | None = None,
+    n_nearest: int = 5,
+    probes: Any = None,
+    static: bool | None = None,
+) -> Any:
+    """Move a cursor over a 2-D latent map: decoded features and the nearest real samples.
+
+    The map is the scatter of the codes ``Z`` of real samples (coloured by ``c``). At the
+    cursor position ``z`` the explorer shows the decoded features ``show`` (converted to
+    physical units by ``inverse_transform``, e.g. a fitted ``StandardScaler``'s
+    ``inverse_transform``) and the ``n_nearest`` samples whose codes are closest to
+    ``z``, as rows of ``table`` (e.g. formula and measured band gap).
+
+    The widgets are two sliders (``z1``, ``z2``, spanning the map), the map with the
+    cursor and the nearest samples circled, and two HTML tables. The static figure (see
+    the module docstring for when it is drawn) marks ``probes`` on the map with letters
+    and lists, for each probe, the decoded features and the three nearest samples.
+
+    Args:
+        model: Trained model with ``decode``, ``latent_dim == 2`` and ``input_shape``.
+        Z (Tensor or ndarray): [N, 2] codes of the reference samples.
+        table (pandas.DataFrame): N rows, one per reference sample, in the order of
+            ``Z``; its columns are what is listed for the nearest samples.
+        features: [d] names of the decoded features (``d`` = outputs of the decoder).
+        show: Names from ``features`` to display.
+        inverse_transform: Optional ``f(X) -> X`` mapping decoded rows [B, d] to the
+            units in which they are shown.
+        labels: Optional display names (with units) for the names in ``show``.
+        c (array-like): Optional [N] colour values of the reference samples.
+        cbar_label: Label of the colour bar, with units.
+        n_nearest: Number of nearest samples listed (the static figure lists at most 3).
+        probes (array-like): [P, 2] cursor positions of the static figure, at most 6;
+            default: the four combinations of the 20th and 80th percentiles of ``Z``.
+        static: ``True``/``False`` forces the static figure / the widgets; ``None``
+            detects (see the module docstring).
+
+    Returns:
+        ipywidgets.Widget or matplotlib.figure.Figure: The widget container, or the
+        static figure.
+
+    Raises:
+        TypeError: If ``model`` lacks the decoder interface or ``table`` is not a
+            DataFrame.
+        ValueError: If the model's code is not 2-D, ``Z``, ``table``, ``c`` or
+            ``probes`` have the wrong shape, a name in ``show`` is not in ``features``,
+            or ``n_nearest`` is not between 1 and N.
+
+    Example::
+
+        mu.latent_map_explorer(model, Z_test, compounds[["formula", "gap expt"]],
+                               features=data.descriptors,
+                               show=["MagpieData mean Electronegativity"],
+                               inverse_transform=data.scaler.inverse_transform,
+                               c=y_test, cbar_label="band gap (eV)")
+    """
+    import pandas as pd
+
+    dec = _Decoder(model, "spectrum", None, None)
+    if dec.latent_dim != 2:
+        raise ValueError(f"latent_map_explorer needs a 2-D code; the model has {dec.latent_dim}")
+    Z = as_array(Z, "Z", ndim=2, dtype=float)
+    if Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape [N, 2]; got {Z.shape}")
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"table must be a pandas DataFrame; got {type(table).__name__}")
+    if len(table) != len(Z):
+        raise ValueError(f"table must have one row per code ({len(Z)}); got {len(table)} rows")
+    features = list(features)
+    if len(features) != dec.x_axis.size:
+        raise ValueError(
+            f"features has {len(features)} names but the model decodes {dec.x_axis.size} values"
+        )
+    missing = [name for name in show if name not in features]
+    if missing:
+        raise ValueError(f"names in show are not in features: {missing}")
+    columns = [features.index(name) for name in show]
+    labels = dict(labels or {})
+    names = [labels.get(name, name) for name in show]
+    n_nearest = check_number(n_nearest, "n_nearest", integer=True, low=1, high=len(Z))
+    if c is not None:
+        c = as_array(c, "c", ndim=1, dtype=float)
+        if c.shape != (len(Z),):
+            raise ValueError(f"c must have one value per code ({len(Z)}); got {c.shape}")
+    rows = table.reset_index(drop=True)
+
+    def decoded(z: np.ndarray) -> np.ndarray:  # [P, 2] -> [P, len(show)] shown units
+        out = dec(z)
+        if inverse_transform is not None:
+            out = np.asarray(inverse_transform(out), dtype=float)
+        return out[:, columns]
+
+    def nearest(z: np.ndarray) -> np.ndarray:  # [2] -> indices of the nearest codes
+        return np.argsort(((Z - z) ** 2).sum(axis=1), kind="stable")[:n_nearest]
+
+    def draw_map(ax: Axes) -> None:
+        style = dict(s=6, alpha=0.6, linewidths=0)
+        if c is None:
+            ax.scatter(Z[:, 0], Z[:, 1], color="0.6", **style)
+        else:
+            scatter = ax.scatter(Z[:, 0], Z[:, 1], c=c, cmap="viridis", **style)
+            ax.figure.colorbar(scatter, ax=ax, label=cbar_label, shrink=0.85)
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+
+    lo, hi = Z.min(axis=0), Z.max(axis=0)
+    if use_static_widgets(static):
+        if probes is None:
+            q20, q80 = np.percentile(Z, [20, 80], axis=0)
+            probes = np.array(
+                [[q20[0], q80[1]], [q80[0], q80[1]], [q20[0], q20[1]], [q80[0], q20[1]]]
+            )
+        probes = as_array(probes, "probes", ndim=2, dtype=float)
+        if probes.shape[1] != 2 or not 1 <= len(probes) <= 6:
+            raise ValueError(f"probes must have shape [P, 2] with 1 <= P <= 6; got {probes.shape}")
+        values = decoded(probes)  # [P, len(show)]
+        letters = "ABCDEF"[: len(probes)]
+        fig = Figure(figsize=(10, 4.2), layout="constrained")
+        ax_map, ax_text = fig.subplots(1, 2, width_ratios=[1, 1.25])
+        draw_map(ax_map)
+        for letter, z in zip(letters, probes, strict=True):
+            ax_map.plot(*z, marker="X", color="red", markersize=10, markeredgecolor="white")
+            ax_map.annotate(
+                letter,
+                z,
+                xytext=(6, 6),
+                textcoords="offset points",
+                fontsize=12,
+                fontweight="bold",
+                color="red",
+            )
+        ax_map.set_title("cursor positions A-" + letters[-1], fontsize="medium")
+        ax_text.set_axis_off()
+        cell_text = [[f"{v:.3g}" for v in values[:, j]] for j in range(len(show))]
+        cell_text.append(
+            ["\n".join(_format_row(rows.iloc[i]) for i in nearest(z)[:3]) for z in probes]
+        )
+        tab = ax_text.table(
+            cellText=cell_text,
+            rowLabels=[*names, "nearest samples"],
+            colLabels=list(letters),
+            loc="center",
+            cellLoc="center",
+        )
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(9)
+        n_rows = len(show) + 1
+        for (r, _col), cell in tab.get_celld().items():
+            cell.set_height(0.075 if r < n_rows else 0.2)
+        ax_text.set_title("decoded at each position; nearest real samples", fontsize="medium")
+        return fig
+
+    import ipywidgets as widgets
+
+    pad = 0.05 * (hi - lo)
+    sliders = [
+        widgets.FloatSlider(
+            value=float(np.median(Z[:, i])),
+            min=float(lo[i] - pad[i]),
+            max=float(hi[i] + pad[i]),
+            step=float((hi[i] - lo[i]) / 100),
+            description=f"z{i + 1}",
+            continuous_update=False,
+            readout_format=".2f",
+        )
+        for i in range(2)
+    ]
+    fig = Figure(figsize=(4.8, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    draw_map(ax)
+    (cursor,) = ax.plot([], [], marker="X", color="red", markersize=11, markeredgecolor="white")
+    (ring,) = ax.plot([], [], "o", markersize=9, markerfacecolor="none", markeredgecolor="red")
+    image = widgets.Image(format="png")
+    info = widgets.HTML()
+
+    def update(_change: Any = None) -> None:
+        z = np.array([s.value for s in sliders])
+        idx = nearest(z)
+        cursor.set_data([z[0]], [z[1]])
+        ring.set_data(Z[idx, 0], Z[idx, 1])
+        image.value = _fig_to_png(fig)
+        shown = pd.DataFrame({"decoded": decoded(z[None])[0]}, index=names)
+        near = rows.iloc[idx].assign(distance=np.sqrt(((Z[idx] - z) ** 2).sum(axis=1)))
+        info.value = (
+            "<b>decoded at the cursor</b>"
+            + shown.to_html(float_format=lambda v: f"{v:.3g}")
+            + f"<b>{n_nearest} nearest samples</b>"
+            + near.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        )
+
+    for s in sliders:
+        s.observe(update, names="value")
+    update()
+    return widgets.HBox([widgets.VBox([*sliders, image]), info])

@@ -36,11 +36,16 @@ def test_set_seed_rejects_bad_seeds(seed, error):
         notebook.set_seed(seed)
 
 
-def test_setup_seeds_picks_device_and_prints_versions(capsys):
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_setup_seeds_picks_device_and_prints_versions(capsys, restore_threads):
     with matplotlib.rc_context():
-        before = dict(matplotlib.rcParams)
         device = notebook.setup(seed=7)
-        assert dict(matplotlib.rcParams) == before  # global style untouched by default
     from matae_utils.training import get_device
 
     assert device == get_device("auto")  # the one place that decides CUDA > MPS > CPU
@@ -59,16 +64,175 @@ def test_setup_seeds_picks_device_and_prints_versions(capsys):
     ):
         assert name in out
     a = torch.randn(2)
-    notebook.setup(seed=7, verbose=False)
+    with matplotlib.rc_context():
+        notebook.setup(seed=7, show_versions=False)
     assert torch.equal(a, torch.randn(2))
     assert capsys.readouterr().out == ""
 
 
-def test_setup_explicit_cpu_and_readable_figures():
+def test_setup_applies_the_book_style_by_default_with_an_opt_out(restore_threads):
     with matplotlib.rc_context():
-        device = notebook.setup(seed=0, verbose=False, device="cpu", readable_figures=True)
-        assert matplotlib.rcParams["font.size"] == notebook.READABLE_RC["font.size"]
+        matplotlib.rcParams["font.size"] = 7.0
+        device = notebook.setup(seed=0, show_versions=False, device="cpu")
+        for key, value in notebook.BOOK_STYLE.items():
+            assert matplotlib.rcParams[key] == value or tuple(matplotlib.rcParams[key]) == value
     assert device == torch.device("cpu")
+    with matplotlib.rc_context():
+        matplotlib.rcParams["font.size"] = 7.0
+        before = dict(matplotlib.rcParams)
+        notebook.setup(seed=0, show_versions=False, readable_figures=False)
+        assert dict(matplotlib.rcParams) == before  # global style untouched
+
+
+def test_book_style_is_legible_at_page_width():
+    """Every text size of the style is >= 9 pt when a 9-in figure fills a 7.5-in page."""
+    from matplotlib.font_manager import FontProperties
+
+    scale = 7.5 / 9.0
+    with matplotlib.rc_context(notebook.BOOK_STYLE):
+        for key in (
+            "font.size",
+            "axes.titlesize",
+            "axes.labelsize",
+            "xtick.labelsize",
+            "ytick.labelsize",
+            "legend.fontsize",
+            "legend.title_fontsize",
+            "figure.titlesize",
+        ):
+            size = FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
+            assert size * scale >= 9.0, key
+        assert matplotlib.rcParams["figure.figsize"][0] <= 7.5  # default figure fits the page
+        assert matplotlib.rcParams["image.cmap"] == "viridis"
+
+
+def test_setup_sets_one_cpu_thread_and_threads_none_leaves_them(restore_threads):
+    torch.set_num_threads(2)
+    notebook.setup(seed=0, show_versions=False, device="cpu", readable_figures=False)
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    notebook.setup(seed=0, show_versions=False, device="cpu", threads=None, readable_figures=False)
+    assert torch.get_num_threads() == 2
+    notebook.setup(seed=0, show_versions=False, device="cpu", threads=2, readable_figures=False)
+    assert torch.get_num_threads() == 2
+    for bad, error in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="threads"):
+            notebook.setup(seed=0, show_versions=False, threads=bad, readable_figures=False)
+
+
+def test_setup_leaves_threads_alone_on_a_gpu(monkeypatch, restore_threads):
+    from matae_utils import training
+
+    monkeypatch.setattr(training, "get_device", lambda device="auto": torch.device("cuda"))
+    torch.set_num_threads(2)
+    device = notebook.setup(seed=0, show_versions=False, readable_figures=False)
+    assert device.type == "cuda"
+    assert torch.get_num_threads() == 2
+
+
+class _FakeShell:
+    kernel = object()
+
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line):
+        self.magics.append((name, line))
+
+
+def test_setup_selects_the_inline_backend_only_in_a_kernel(monkeypatch, restore_threads):
+    shell = _FakeShell()
+    fake = ModuleType("IPython")
+    fake.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    with matplotlib.rc_context():
+        notebook.setup(seed=0, show_versions=False)
+        assert shell.magics == [("matplotlib", "inline")]
+        notebook.setup(seed=0, show_versions=False, inline=False)  # opt-out
+        assert shell.magics == [("matplotlib", "inline")]
+        fake.get_ipython = lambda: None  # IPython loaded, but no kernel (a script)
+        notebook.setup(seed=0, show_versions=False)
+        assert shell.magics == [("matplotlib", "inline")]
+
+
+def test_setup_in_a_real_kernel_shows_figures_under_mplbackend_agg(tmp_path):
+    """The regression of issue 9: with MPLBACKEND=Agg the built book had no figures."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    import os
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os, matplotlib, torch\n"
+            "import matae_utils as mu\n"
+            "device = mu.setup(seed=0, show_versions=False)\n"
+            "print(os.environ['MPLBACKEND'], matplotlib.get_backend(), "
+            "torch.get_num_threads(), matplotlib.rcParams['font.size'])"
+        ),
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"
+        ),
+        nbformat.v4.new_code_cell("plt.plot([0, 1], [0, 1]);"),  # no show(): flushed at the end
+    ]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    old = dict(os.environ)
+    os.environ.update(env)  # the kernel inherits the environment of this process
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    text = nb.cells[0].outputs[0]["text"].split()
+    assert text[0] == "Agg"
+    assert "inline" in text[1]
+    assert text[2] == "1"
+    assert float(text[3]) == notebook.BOOK_STYLE["font.size"]
+    for cell in nb.cells[1:]:
+        assert any("image/png" in out.get("data", {}) for out in cell.outputs)
+
+
+# ------------------------------------------------------------------------- expect_error
+def test_expect_error_shows_and_swallows_the_expected_error(capsys):
+    with notebook.expect_error(ValueError) as caught:
+        print("before")
+        int("three")
+    captured = capsys.readouterr()
+    assert captured.out == "before\n"
+    assert captured.err == "ValueError: invalid literal for int() with base 10: 'three'\n"
+    assert isinstance(caught.value, ValueError)
+    with notebook.expect_error(TypeError, LookupError) as caught:  # a subclass counts
+        {}["missing"]
+    assert isinstance(caught.value, KeyError)
+    assert capsys.readouterr().err == "KeyError: 'missing'\n"
+
+
+def test_expect_error_fails_loudly_without_the_expected_error():
+    with pytest.raises(AssertionError, match="expected ValueError, but no exception"):
+        with notebook.expect_error(ValueError):
+            pass
+    with pytest.raises(AssertionError, match="expected ValueError, got KeyError") as info:
+        with notebook.expect_error(ValueError):
+            {}["missing"]
+    assert isinstance(info.value.__cause__, KeyError)
+    with pytest.raises(KeyboardInterrupt):  # never swallowed, never turned into a failure
+        with notebook.expect_error(ValueError):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("bad", [(), ("ValueError",), (ValueError("x"),), (int,)])
+def test_expect_error_rejects_non_exception_arguments(bad):
+    with pytest.raises(TypeError, match="exception class"):
+        notebook.expect_error(*bad)
+
+
+def test_expect_error_is_exported():
+    import matae_utils as mu
+
+    assert mu.expect_error is notebook.expect_error
 
 
 def test_versions_reads_metadata_without_importing():
@@ -125,3 +289,19 @@ def test_in_colab(monkeypatch):
     assert notebook.in_colab() is False
     monkeypatch.setitem(sys.modules, "google.colab", ModuleType("google.colab"))
     assert notebook.in_colab() is True
+
+
+def test_format_sci_writes_powers_of_ten_for_prose():
+    assert notebook.format_sci(2.9e6) == "2.9 × 10⁶"
+    assert notebook.format_sci(6.8e-08) == "6.8 × 10⁻⁸"
+    assert notebook.format_sci(-0.000123, digits=1) == "-1 × 10⁻⁴"
+    assert notebook.format_sci(3.21) == "3.2"
+    assert notebook.format_sci(0.0) == "0"
+    assert notebook.format_sci(np.float32(1.5e-12), digits=3) == "1.50 × 10⁻¹²"
+    assert "e" not in notebook.format_sci(1.234e-5)
+    with pytest.raises(ValueError):
+        notebook.format_sci(float("nan"))
+    with pytest.raises(ValueError):
+        notebook.format_sci(1.0, digits=0)
+    with pytest.raises(TypeError):
+        notebook.format_sci("1e-3")

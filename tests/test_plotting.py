@@ -115,6 +115,9 @@ def test_plot_latent_categorical_legend():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["oxide", "metal", "nitride"]
     assert [len(coll.get_offsets()) for coll in ax.collections] == [3, 2, 1]
     assert len(ax.figure.axes) == 1  # no colour bar
+    # categories differ in shape too, so the legend reads in grey scale
+    markers = [coll.get_paths()[0].vertices.tobytes() for coll in ax.collections]
+    assert len(set(markers)) == 3
 
 
 def test_plot_latent_errors():
@@ -143,6 +146,16 @@ def test_plot_reconstructions_grid():
     assert axes[0, 0].get_ylabel() == "input" and axes[1, 0].get_ylabel() == "reconstruction"
 
 
+def test_plot_reconstructions_rejects_non_finite_images():
+    x = np.zeros((2, 4, 4))
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        plotting.plot_reconstructions(x, bad)
+    with pytest.raises(ValueError, match=r"\[N, 1, H, W\]"):
+        plotting.plot_reconstructions(np.zeros((2, 3, 4, 4)), np.zeros((2, 3, 4, 4)))
+
+
 def test_plot_reconstructions_caps_n_and_accepts_axes():
     x = np.zeros((2, 4, 4))
     fig, axes = plt.subplots(2, 2)
@@ -168,6 +181,37 @@ def test_plot_spectra_overlays_with_offset():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["original", "reconstruction"]
 
 
+def test_plot_spectra_labels_stay_inside_the_right_edge():
+    two_theta = np.linspace(10, 80, 200)
+    x = np.stack([np.exp(-((two_theta - c) ** 2)) for c in (30, 45, 78)])  # a peak at 78 deg
+    labels = ["TiO2 (" + plotting.format_space_group("P4_2/mnm") + ")", "Cu (Fm-3m)", "W"]
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    plotting.plot_spectra(x, x_axis=two_theta, ax=ax, labels=labels)
+    assert [t.get_text() for t in ax.texts] == labels
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = ax.get_window_extent(renderer).x1
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).x1 <= right  # never cut at the right edge
+        assert text.get_ha() == "right"
+    assert "$" not in labels[0] and "_" not in labels[0]
+    with pytest.raises(ValueError, match="labels"):
+        plotting.plot_spectra(x, x_axis=two_theta, labels=["one"])
+
+
+def test_format_space_group_writes_subscripts_and_bars_as_text():
+    assert plotting.format_space_group("P4_2/mnm") == "P4\u2082/mnm"
+    assert plotting.format_space_group("P6_3/mmc") == "P6\u2083/mmc"
+    assert plotting.format_space_group("Fm-3m") == "Fm3\u0305m"
+    assert plotting.format_space_group("P2_1/c") == "P2\u2081/c"
+    assert plotting.format_space_group("Pnma") == "Pnma"
+    with pytest.raises(TypeError, match="string"):
+        plotting.format_space_group(136)
+    # plain text: no "$" that matplotlib would parse as mathtext, no literal "_"
+    for symbol in ("I4_1/amd", "P4_2/mnm", "R-3c"):
+        assert not set("$_-") & set(plotting.format_space_group(symbol))
+
+
 def test_plot_spectra_single_signal_and_errors():
     ax = plotting.plot_spectra(np.arange(10.0), xlabel="energy (eV)", ylabel="counts")
     assert len(ax.get_lines()) == 1 and ax.get_legend() is None
@@ -186,7 +230,7 @@ def test_periodic_table_positions_and_colours():
     assert texts["Fe"].get_position()[0] == 8  # group 8
     assert texts["Fe"].get_position()[1] == pytest.approx(4, abs=0.2)  # row 4 (symbol above value)
     assert texts["O"].get_position()[0] == 16
-    assert texts["La"].get_position() == pytest.approx((3, 8.5 - 0.12))  # first f-block row
+    assert texts["La"].get_position() == pytest.approx((3, 8.5 + plotting._SYMBOL_SHIFT))
     assert texts["U"].get_position() == (6, 9.5)  # Ac=3, Th, Pa, U=6; grey, no value
     assert "2.00" in texts and "3.00" in texts
     grey, coloured = [c for c in ax.collections if isinstance(c, PatchCollection)]
@@ -197,7 +241,29 @@ def test_periodic_table_positions_and_colours():
     fe_cell = coloured.get_paths()[0].get_extents()  # Fe's coloured cell: group 8, row 4
     assert (fe_cell.x0, fe_cell.x1, fe_cell.y0, fe_cell.y1) == (7.5, 8.5, 3.5, 4.5)
     assert coloured.get_cmap().name == "viridis"
-    assert [a.get_ylabel() for a in ax.figure.axes if a is not ax] == ["count"]
+    # the colour bar is an inset in the gap above groups 3-12, not beside the table
+    assert [a for a in ax.figure.axes if a is not ax] == []
+    (cbar,) = ax.child_axes
+    assert cbar.get_title() == "count"
+    ax.figure.canvas.draw()
+    bar = cbar.get_window_extent()
+    left, _ = ax.transData.transform((3.5, 1.0))
+    right, top = ax.transData.transform((12.5, 0.5))
+    _, bottom = ax.transData.transform((12.5, 3.5))
+    assert left <= bar.x0 and bar.x1 <= right and bottom <= bar.y0 and bar.y1 <= top
+
+
+def test_periodic_table_text_is_legible_at_page_width():
+    """Default figure (8 in) shown at the 7.5-in page width: every text >= ~9 pt."""
+    values = {el: float(i) for i, el in enumerate(["H", "Fe", "O", "La", "U"])}
+    ax = plotting.plot_periodic_table(values, fmt=".1f", cbar_label="count")
+    width = ax.figure.get_size_inches()[0]
+    scale = min(1.0, 7.5 / width)
+    sizes = [t.get_fontsize() for t in ax.texts if t.get_text() not in ("57-71", "89-103")]
+    assert min(sizes) * scale >= 8.8
+    fig, small = plt.subplots(figsize=(4, 2.2))  # a small axes gets smaller, but scaled, text
+    plotting.plot_periodic_table(values, ax=small)
+    assert max(t.get_fontsize() for t in small.texts) < max(sizes)
 
 
 def test_periodic_table_errors():

@@ -222,3 +222,97 @@ def test_bad_inputs_raise_clear_errors(composition_model):
         widgets.latent_explorer(composition_model, kind="image", static=True)
     with pytest.raises(TypeError, match="decode"):
         widgets.latent_explorer(nn.Linear(2, 2), static=True)
+    with pytest.raises(ValueError, match="z_range"):  # the shared validator of _checks
+        widgets.latent_explorer(composition_model, elements=ELEMENTS, z_range=(1, -1), static=True)
+    with pytest.raises(TypeError, match="z_range"):
+        widgets.latent_explorer(composition_model, elements=ELEMENTS, z_range="wide", static=True)
+    with pytest.raises(ValueError, match="n_steps must be >= 2"):
+        widgets.latent_explorer(composition_model, elements=ELEMENTS, n_steps=1, static=True)
+    with pytest.raises(TypeError, match="n_steps"):
+        widgets.interpolation_explorer(
+            composition_model, [0, 0, 0], [1, 1, 1], elements=ELEMENTS, n_steps=2.5, static=True
+        )
+
+
+def test_composition_sweeps_differ_in_marker_as_well_as_colour(composition_model):
+    fig = widgets.interpolation_explorer(
+        composition_model, [0, 0, 0], [1, 1, 1], elements=ELEMENTS, static=True
+    )
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() in ELEMENTS]
+    assert len(lines) >= 2
+    styles = {(line.get_color(), line.get_marker()) for line in lines}
+    assert len({marker for _, marker in styles}) == len(lines)  # one marker per element
+
+
+# ------------------------------------------------------------------ latent map explorer
+def _map_inputs():
+    """A 2-D code on a 4 x 4 grid with one named row per code (formula, gap)."""
+    import pandas as pd
+
+    g = np.arange(4.0)
+    Z = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)  # [16, 2]
+    table = pd.DataFrame({"formula": [f"X{i}" for i in range(16)], "gap": np.arange(16.0)})
+    return LinearDecoder(2, (3,)), Z, table
+
+
+def test_latent_map_explorer_lists_the_nearest_samples_and_decodes_in_physical_units():
+    import ipywidgets
+
+    model, Z, table = _map_inputs()
+    box = widgets.latent_map_explorer(
+        model,
+        Z,
+        table,
+        features=["a", "b", "c"],
+        show=["b"],
+        inverse_transform=lambda X: 100.0 * X,  # e.g. a scaler back to physical units
+        labels={"b": "feature b (K)"},
+        c=table["gap"],
+        n_nearest=1,
+        static=False,
+    )
+    sliders = _find(box, ipywidgets.FloatSlider)
+    (info,) = _find(box, ipywidgets.HTML)
+    assert len(sliders) == 2 and "feature b (K)" in info.value
+    sliders[0].value, sliders[1].value = 0.0, 0.0
+    assert "X0" in info.value and "X15" not in info.value
+    expected = 100.0 * model.eval().decode(torch.zeros(1, 2))[0, 1].item()  # no dropout
+    assert f"{expected:.3g}" in info.value
+    sliders[0].value, sliders[1].value = 3.0, 3.0  # the far corner of the grid
+    assert "X15" in info.value and "X0" not in info.value
+
+
+def test_latent_map_explorer_static_figure_marks_the_probes():
+    model, Z, table = _map_inputs()
+    fig = widgets.latent_map_explorer(
+        model,
+        Z,
+        table,
+        features=["a", "b", "c"],
+        show=["a", "c"],
+        probes=[[0, 0], [3, 3]],
+        static=True,
+    )
+    assert isinstance(fig, Figure)
+    ax_map, ax_text = fig.axes[:2]
+    assert [t.get_text() for t in ax_map.texts] == ["A", "B"]
+    (tab,) = ax_text.tables
+    texts = [cell.get_text().get_text() for cell in tab.get_celld().values()]
+    assert any(t.startswith("X0 0") for t in texts) and any(t.startswith("X15 15") for t in texts)
+
+
+def test_latent_map_explorer_rejects_bad_inputs():
+    model, Z, table = _map_inputs()
+    kw = dict(features=["a", "b", "c"], show=["a"], static=True)
+    with pytest.raises(ValueError, match="2-D code"):
+        widgets.latent_map_explorer(LinearDecoder(3, (3,)), np.zeros((16, 3)), table, **kw)
+    with pytest.raises(ValueError, match="one row per code"):
+        widgets.latent_map_explorer(model, Z, table.iloc[:5], **kw)
+    with pytest.raises(ValueError, match="not in features"):
+        widgets.latent_map_explorer(model, Z, table, **(kw | {"show": ["density"]}))
+    with pytest.raises(ValueError, match="features has 2 names"):
+        widgets.latent_map_explorer(model, Z, table, **(kw | {"features": ["a", "b"]}))
+    with pytest.raises(TypeError, match="DataFrame"):
+        widgets.latent_map_explorer(model, Z, table.to_numpy(), **kw)
+    with pytest.raises(ValueError, match="n_nearest"):
+        widgets.latent_map_explorer(model, Z, table, n_nearest=0, **kw)
