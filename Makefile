@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP_BOOK := $(VENV)/.matae-book-installed
 STAMP_DEV := $(VENV)/.matae-dev-installed
 
-.PHONY: book test unit lint clean-notebooks runtimes clean help
+.PHONY: book test unit lint clean-notebooks runtimes bench clean help colab
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook)"
@@ -25,6 +25,9 @@ help:
 	@echo "make unit   run only the fast unit tests"
 	@echo "make lint   ruff over the package, tests and scripts"
 	@echo "make clean-notebooks  strip outputs from book/*.ipynb before committing"
+	@echo "make bench  headline comparisons, micro-benchmarks and the runtime budget"
+	@echo "             -> benchmarks/results.json and results.md (fails if over budget)"
+	@echo "make colab  the Colab edition of every chapter into _build/colab (builds the book if needed)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +53,16 @@ unit: $(STAMP_DEV)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check matae_utils tests scripts benchmarks
 
+colab: $(STAMP_BOOK)
+	@test -f _build/html/index.html || $(MAKE) book
+	$(BIN)/python scripts/colab_edition.py --build _build --out _build/colab
+	@echo "Colab edition: _build/colab/book/*.ipynb (CI pushes it to the colab branch)"
+
 clean-notebooks: $(STAMP_DEV)
 	$(BIN)/python scripts/notebook_tools.py clean book
+
+bench: $(STAMP_DEV)
+	$(BIN)/python benchmarks/run.py
 
 runtimes: $(STAMP_DEV)
 	$(BIN)/python benchmarks/time_notebooks.py
