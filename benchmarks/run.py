@@ -53,7 +53,8 @@ def _versions() -> dict[str, str]:
 def _machine() -> dict[str, object]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None,)
     return {"platform": platform.platform(), "processor": platform.machine(),
-            "cpus": os.cpu_count(), "load_average_1min": load[0]}
+            "cpus": os.cpu_count(),
+            "load_average_1min": None if load[0] is None else round(load[0], 1)}
 
 
 # ------------------------------------------------------------------------------- headline
@@ -118,7 +119,7 @@ def to_markdown(results: dict) -> str:
              f"matae_utils {results['versions']['matae_utils']}, torch {results['versions']['torch']}.",
              ""]
     for group, rows in results["groups"].items():
-        lines += [f"### {group.capitalize()}", "",
+        lines += [f"## {group.capitalize()}", "",
                   "| measure | value | baseline | target | holds | protocol |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for row in rows:
