@@ -12,12 +12,13 @@ VENV ?= .venv
 TORCH_REQUIREMENT ?= torch
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
+ASSIGNMENTS_OUT ?= _build/assignments
 
 BIN := $(VENV)/bin
 STAMP_BOOK := $(VENV)/.matae-book-installed
 STAMP_DEV := $(VENV)/.matae-dev-installed
 
-.PHONY: book test unit lint clean-notebooks runtimes bench clean help colab
+.PHONY: book test unit lint clean-notebooks runtimes bench clean help colab assignments
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook)"
@@ -28,6 +29,8 @@ help:
 	@echo "make bench  headline comparisons, micro-benchmarks and the runtime budget"
 	@echo "             -> benchmarks/results.json and results.md (fails if over budget)"
 	@echo "make colab  the Colab edition of every chapter into _build/colab (builds the book if needed)"
+	@echo "make assignments  student, instructor and autograder versions of the course assignments"
+	@echo "             (otter-grader) into _build/assignments"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +44,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	@touch $@ $(STAMP_BOOK)
 
 book: $(STAMP_BOOK)
-	MATAE_STATIC_WIDGETS=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
+	MATAE_STATIC_WIDGETS=1 MATAE_STRICT_CLAIMS=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Book built: _build/html/index.html"
 
 test: $(STAMP_DEV)
@@ -57,6 +60,10 @@ colab: $(STAMP_BOOK)
 	@test -f _build/html/index.html || $(MAKE) book
 	$(BIN)/python scripts/colab_edition.py --build _build --out _build/colab
 	@echo "Colab edition: _build/colab/book/*.ipynb (CI pushes it to the colab branch)"
+
+assignments: $(STAMP_DEV)
+	$(BIN)/python scripts/assignments.py --out $(ASSIGNMENTS_OUT)
+	@echo "Assignments: $(ASSIGNMENTS_OUT)/{student,handout,instructor,grading}"
 
 clean-notebooks: $(STAMP_DEV)
 	$(BIN)/python scripts/notebook_tools.py clean book

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "claim",
     "set_seed",
     "setup",
     "glue",
@@ -294,6 +295,53 @@ class expect_error:  # noqa: N801 - used like a function: ``with mu.expect_error
 _SUPERSCRIPTS = str.maketrans(
     "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
 )
+
+
+#: Environment variable that makes :func:`claim` raise instead of warn (set by the book build).
+STRICT_CLAIMS_ENV = "MATAE_STRICT_CLAIMS"
+
+
+class ClaimWarning(UserWarning):
+    """A sentence of the chapter is not borne out by the numbers of this run."""
+
+
+def claim(condition: Any, sentence: str) -> bool:
+    """Check that a sentence of the text holds for the numbers computed on the page.
+
+    Chapters back every comparative sentence ("the autoencoder wins at every code size") with a
+    hidden ``mu.claim(...)`` cell, so the words cannot silently drift from the results. Where the
+    book is built (``MATAE_STRICT_CLAIMS=1``: ``make book``, the tests, CI) a claim that does not
+    hold is an error and fails the build. Anywhere else (a reader's Colab session on a GPU, a newer
+    PyTorch) trained models can come out slightly differently, so a claim that does not hold
+    there is a visible :class:`ClaimWarning` that names the sentence, and "Run all" goes on: the
+    reader is told to trust the numbers on the page over the sentence.
+
+    Args:
+        condition: The check (anything with a truth value, e.g. a NumPy bool).
+        sentence: The sentence of the text it backs, as the reader would recognise it.
+
+    Returns:
+        bool: Whether the claim holds.
+
+    Raises:
+        AssertionError: If it does not hold and ``MATAE_STRICT_CLAIMS`` is ``1``/``true``.
+
+    Example::
+
+        mu.claim(mse_ae < mse_pca, "the autoencoder reconstructs better than PCA at k = 2")
+    """
+    import os
+    import warnings
+
+    if bool(condition):
+        return True
+    message = f"the text says: {sentence!r}, but this run does not bear it out"
+    if os.environ.get(STRICT_CLAIMS_ENV, "").lower() in ("1", "true", "yes"):
+        raise AssertionError(message + f" ({STRICT_CLAIMS_ENV} is set: the book must be revised)")
+    warnings.warn(
+        message + ". Models trained on other hardware or library versions can differ a little; "
+        "trust the numbers on the page over the sentence.", ClaimWarning, stacklevel=2)
+    return False
 
 
 def format_sci(value: float, digits: int = 2) -> str:

@@ -305,3 +305,21 @@ def test_format_sci_writes_powers_of_ten_for_prose():
         notebook.format_sci(1.0, digits=0)
     with pytest.raises(TypeError):
         notebook.format_sci("1e-3")
+
+
+def test_claim_warns_by_default_and_raises_where_the_book_is_built(monkeypatch):
+    import warnings
+
+    from matae_utils.notebook import ClaimWarning, claim
+
+    monkeypatch.delenv("MATAE_STRICT_CLAIMS", raising=False)
+    assert claim(1 < 2, "one is less than two") is True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert claim(2 < 1, "two is less than one") is False
+    assert caught and issubclass(caught[0].category, ClaimWarning)
+    assert "two is less than one" in str(caught[0].message)
+    monkeypatch.setenv("MATAE_STRICT_CLAIMS", "1")
+    with pytest.raises(AssertionError, match="two is less than one"):
+        claim(2 < 1, "two is less than one")
+    assert claim(True, "fine") is True

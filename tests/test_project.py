@@ -194,6 +194,24 @@ def test_global_state_check_catches_threads_xmode_and_error_tags():
     assert global_state_problems({"cells": [cell]}) == []
 
 
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+def test_hidden_checks_of_the_text_use_claim(path):
+    """A hidden check of a sentence is ``mu.claim`` (fails the book build, warns in a reader's
+    Colab), never a bare ``assert`` that would stop "Run all" on other hardware."""
+    import claims
+
+    assert claims.hidden_asserts(notebook_tools.load(path)) == []
+
+
+def test_claims_converter_keeps_the_check_and_finds_the_sentence():
+    import claims
+
+    src = 'x = 2\nassert x > 1  # "x exceeds one"\nassert x < 3, "x is small"\n'
+    out = claims.convert_source(src)
+    assert "mu.claim(x > 1, 'x exceeds one')" in out and 'mu.claim(x < 3, "x is small")' in out
+    assert "assert" not in out.replace("# ", "")
+
+
 def test_rules_catch_outputs_and_missing_setup_cell():
     """The notebook checker itself fails on the mistakes it is meant to catch."""
     good = {
