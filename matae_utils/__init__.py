@@ -25,6 +25,7 @@ _SUBMODULES = (
     "models",
     "losses",
     "training",
+    "distributed",
     "estimators",
     "metrics",
     "plotting",
@@ -32,12 +33,16 @@ _SUBMODULES = (
     "notebook",
     "anomaly",
     "benchmark",
+    "compression",
+    "design",
+    "interpret",
 )
 
 #: Public names re-exported at the top level -> the submodule that defines them.
 _EXPORTS = {
     # datasets
     "load_dataset": "datasets",
+    "load_materials_project": "datasets",
     "list_datasets": "datasets",
     "dataset_info": "datasets",
     "get_citation": "datasets",
@@ -64,10 +69,27 @@ _EXPORTS = {
     "generate_microstructures": "microstructure",
     "free_energy": "microstructure",
     "characteristic_length": "microstructure",
+    "phase_fraction": "microstructure",
+    "two_point_correlation": "microstructure",
+    "microstructure_errors": "microstructure",
     "load_prototypes": "xrd",
     "two_theta_grid": "xrd",
     "simulate_xrd": "xrd",
     "xrd_dataset": "xrd",
+    "add_xrd_noise": "xrd",
+    "savgol_denoise": "xrd",
+    "tune_savgol": "xrd",
+    "find_xrd_peaks": "xrd",
+    "match_xrd_peaks": "xrd",
+    # compression (chapter 7)
+    "Quantizer": "compression",
+    "PCACodec": "compression",
+    "AutoEncoderCodec": "compression",
+    "jpeg_roundtrip": "compression",
+    "rate_distortion": "compression",
+    "value_at_rate": "compression",
+    "code_nbytes": "compression",
+    "fit_pca_codecs": "compression",
     # models and losses
     "Encoder": "models",
     "Decoder": "models",
@@ -77,6 +99,10 @@ _EXPORTS = {
     "VAE": "models",
     "ConvAutoEncoder": "models",
     "SemiSupervisedAutoEncoder": "models",
+    "ConvDenoisingAutoEncoder": "models",
+    "MultimodalAutoEncoder": "models",
+    "CompositionVAE": "models",
+    "ConvVAE": "models",
     # training
     "fit": "training",
     "History": "training",
@@ -104,6 +130,12 @@ _EXPORTS = {
     "model_nbytes": "metrics",
     "continuity": "metrics",
     "knn_holdout_score": "metrics",
+    "mutual_information_gap": "metrics",
+    "factor_correlation": "metrics",
+    # interpretability (chapter 10)
+    "integrated_gradients": "interpret",
+    "input_gradients": "interpret",
+    "latent_traversal": "interpret",
     # plotting
     "plot_history": "plotting",
     "plot_latent": "plotting",
@@ -115,12 +147,14 @@ _EXPORTS = {
     # widgets
     "latent_explorer": "widgets",
     "interpolation_explorer": "widgets",
+    "latent_map_explorer": "widgets",
     # notebook helpers
     "in_colab": "notebook",
     "setup": "notebook",
     "set_seed": "notebook",
     "glue": "notebook",
     "expect_error": "notebook",
+    "claim": "notebook",
     "format_sci": "notebook",
     # property-prediction benchmark (chapter 5)
     "PropertyNet": "benchmark",
@@ -132,6 +166,19 @@ _EXPORTS = {
     "learning_curve": "benchmark",
     "composition_clusters": "benchmark",
     "leave_one_cluster_out": "benchmark",
+    # generative design
+    "decode_compositions": "design",
+    "smact_valid": "design",
+    "uniqueness": "design",
+    "novelty": "design",
+    "n_elements": "design",
+    "mean_electronegativity": "design",
+    "distribution_distances": "design",
+    "evaluate_generated": "design",
+    "random_compositions": "design",
+    "search_latent": "design",
+    "nearest_known": "design",
+    "abo3_site_balance": "design",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_EXPORTS]
@@ -157,6 +204,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from . import (  # noqa: F401
+        benchmark,
+        compression,
         datasets,
         estimators,
         featurize,
