@@ -933,3 +933,506 @@ def register_model(cls: type[nn.Module]) -> type[nn.Module]:
     # re-registering a name (re-running a notebook cell) replaces the earlier class
     MODELS[cls.__name__] = cls
     return cls
+
+
+# --------------------------------------------------------------------------- generative design
+@_model
+class CompositionVAE(VAE):
+    """VAE of compositions: a categorical decoder over the elements, optionally a property head.
+
+    The decoder outputs probabilities ``pi = softmax(logits)`` over the ``n_features``
+    elements, and the reconstruction term of the ELBO is the categorical negative
+    log-likelihood of the atomic fractions, the cross-entropy per atom (natural log)::
+
+        recon_sum = -sum_j x_j * log(pi_j)
+
+    which is the multinomial log-likelihood of a formula unit divided by its number of
+    atoms; compared with the squared error through a softmax, its gradient with respect to
+    the logits is simply ``pi - x`` and does not vanish when the softmax saturates, so small
+    fractions are learnt too. ``"loss" = recon_sum + beta * kl + alpha * supervised``; with
+    ``n_targets >= 1`` a head on the posterior mean predicts properties, trained on the
+    labels present (``NaN`` marks a missing label, as for
+    :class:`SemiSupervisedAutoEncoder`). ``recon_loss`` is not used (the likelihood is
+    fixed) and ``output_activation`` must be ``"softmax"``.
+
+    Args:
+        n_features, latent_dim, hidden, activation, dropout: as for :class:`AutoEncoder`.
+        beta (float): weight of the KL term, >= 0.
+        n_targets (int): properties predicted from the code; 0 (default) means no head.
+        head_hidden (Sequence[int] | int): hidden sizes of the property head.
+        alpha (float): weight of the supervised term, >= 0.
+
+    Example::
+
+        model = CompositionVAE(94, 8, beta=0.05, n_targets=1, alpha=0.1)
+        terms = model.loss(x, y)      # {"loss", "recon_sum", "kl", "recon", "supervised"}
+        gap = model.predict_latent(torch.zeros(1, 8))   # [1, 1]
+    """
+
+    output_activation: str | None = "softmax"
+
+    _: KW_ONLY
+    n_targets: int = 0
+    head_hidden: Sequence[int] | int = (32,)
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.output_activation != "softmax":
+            raise ValueError(
+                "CompositionVAE decodes element fractions with a categorical likelihood: "
+                f"output_activation must be 'softmax', got {self.output_activation!r}"
+            )
+        super().__post_init__()
+        self.n_targets = check_number(self.n_targets, "n_targets", integer=True, low=0)
+        self.head_hidden = _int_tuple(self.head_hidden, "head_hidden")
+        self.alpha = check_number(self.alpha, "alpha", low=0)
+        self.head = (
+            _mlp(self.latent_dim, self.head_hidden, self.n_targets, self.activation, 0.0)
+            if self.n_targets
+            else None
+        )
+
+    @property
+    def supervised(self) -> bool:  # type: ignore[override]
+        """Whether ``loss`` uses labels: only with a property head."""
+        return self.n_targets > 0
+
+    # the same label checks as the semi-supervised autoencoder (NaN = missing label)
+    _check_y = SemiSupervisedAutoEncoder._check_y
+
+    def _head(self) -> nn.Module:
+        if self.head is None:
+            raise ValueError("this CompositionVAE has no property head (n_targets=0)")
+        return self.head
+
+    def predict_latent(self, z: Tensor) -> Tensor:
+        """Property predicted for latent codes.
+
+        Args:
+            z (Tensor): [B, latent_dim].
+
+        Returns:
+            Tensor: [B, n_targets].
+        """
+        self._check_z(z)
+        return self._head()(z)
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Property predicted from the posterior mean of each input.
+
+        Args:
+            x (Tensor): [B, n_features].
+
+        Returns:
+            Tensor: [B, n_targets].
+        """
+        return self._head()(self.encode(x))
+
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, sample: bool | None = None
+    ) -> dict[str, Tensor]:
+        """Negative ELBO with the categorical likelihood, plus the supervised term.
+
+        Args:
+            x (Tensor): [B, n_features] atomic fractions (rows sum to 1).
+            y (Tensor | None): [B, n_targets] or [B], NaN where missing; None = no labels.
+            sample (bool | None): decode a sample of ``z`` (True) or the mean (False);
+                None means ``self.training``, as for :meth:`VAE.loss`.
+
+        Returns:
+            dict[str, Tensor]: ``"loss"``, ``"recon_sum"`` (cross-entropy per atom),
+            ``"kl"``, ``"recon"`` (= recon_sum / n_features) and, with a head,
+            ``"supervised"`` (MSE over the present labels, 0 if none).
+        """
+        from .losses import gaussian_kl
+
+        mu, logvar = self.encode_dist(x)  # [B, latent_dim] each
+        if self.training if sample is None else sample:
+            z = self.reparameterize(mu, logvar)
+        else:
+            z = mu
+        log_pi = torch.log_softmax(self.decoder.net(z), dim=-1)  # [B, n_features]
+        rec = -(x * log_pi).sum(dim=1).mean()
+        kl = gaussian_kl(mu, logvar).mean()
+        terms = {
+            "loss": rec + self.beta * kl,
+            "recon_sum": rec,
+            "kl": kl,
+            "recon": rec / self.n_features,
+        }
+        if self.head is None:
+            if y is not None:
+                raise ValueError("labels y given to a CompositionVAE without a head (n_targets=0)")
+            return terms
+        if y is None:
+            sup = rec.new_zeros(())
+        else:
+            y = self._check_y(y, x.shape[0])  # [B, n_targets]
+            pred = self.head(mu)
+            present = ~torch.isnan(y)
+            sq = torch.where(present, pred - torch.nan_to_num(y), torch.zeros_like(pred)) ** 2
+            sup = sq.sum() / present.sum().clamp(min=1)
+        terms["loss"] = terms["loss"] + self.alpha * sup
+        terms["supervised"] = sup
+        return terms
+
+
+@_model
+class ConvVAE(ConvAutoEncoder):
+    """Convolutional VAE: the layers of :class:`ConvAutoEncoder`, the math of :class:`VAE`.
+
+    The encoder's last linear layer outputs ``2 * latent_dim`` numbers, the mean and
+    log-variance of ``q(z | x)``; the decoder is the convolutional autoencoder's. The loss
+    (negative ELBO, per-sample sums: ``"loss" = "recon_sum" + beta * "kl"``), the
+    train/eval behaviour (a sample of ``z`` in training mode, the mean in eval mode),
+    :meth:`encode` (the posterior mean) and :meth:`sample` are those of :class:`VAE`.
+
+    Args:
+        input_shape, latent_dim, channels, output_activation, activation, recon_loss:
+            as for :class:`ConvAutoEncoder`.
+        beta (float): weight of the KL term, >= 0.
+
+    Example::
+
+        model = ConvVAE((1, 32, 32), latent_dim=8, channels=(16, 32),
+                        output_activation="sigmoid", recon_loss="bce")
+        terms = model.loss(torch.rand(4, 1, 32, 32))   # {"loss", "recon_sum", "kl", "recon"}
+        images = model.sample(6, seed=0)                # [6, 1, 32, 32]
+    """
+
+    _: KW_ONLY
+    beta: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.beta = check_number(self.beta, "beta", low=0)
+        last = self.encoder[-1]  # Linear(n_flat, latent_dim) -> Linear(n_flat, 2 * latent_dim)
+        self.encoder[-1] = nn.Linear(last.in_features, 2 * self.latent_dim)
+
+    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Parameters of the approximate posterior ``q(z | x)``.
+
+        Args:
+            x (Tensor): ``[B, *input_shape]``.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``mu`` and ``logvar``, each [B, latent_dim].
+        """
+        self._check_x(x)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    encode = VAE.encode
+    reparameterize = staticmethod(VAE.reparameterize)
+    loss = VAE.loss
+    sample = VAE.sample
+
+
+MODELS.update(CompositionVAE=CompositionVAE, ConvVAE=ConvVAE)
+__all__ += ["CompositionVAE", "ConvVAE"]
+
+
+# ----------------------------------------------------------------- added for chapter 9 (C13)
+@_model
+class ConvDenoisingAutoEncoder(BaseAutoEncoder):
+    """Fully convolutional denoising autoencoder, trained on (corrupted, clean) pairs.
+
+    The encoder is a stack of stride-2 convolutions (kernel 4, padding 1) followed by a
+    kernel-3 convolution to ``code_channels`` channels: the code is a feature map at
+    ``1 / 2**len(channels)`` of the input's resolution, flattened to
+    ``[B, code_channels * L']`` by :meth:`encode`. The decoder mirrors it with transposed
+    convolutions. There is no dense layer, so a peak is handled the same way wherever it
+    sits, and the code can be about as large as the input: a denoising autoencoder needs
+    no bottleneck, because the corruption, not the code size, stops it from learning the
+    identity (Vincent et al. 2010). Sizes that are not divisible by ``2**len(channels)``
+    are zero-padded at the end and the output cropped back, as in
+    :class:`ConvAutoEncoder`.
+
+    :class:`DenoisingAutoEncoder` corrupts its inputs itself with Gaussian or masking
+    noise. Realistic corruption (counting statistics, a background) is simulated outside
+    the model, so this one learns from pairs: ``loss(x, y)`` compares the reconstruction of
+    the corrupted input ``x`` with the clean target ``y``. Train it with
+    ``mu.fit(model, (X_noisy[:, None], X_clean), ...)``: the targets may be flattened to
+    ``[N, prod(input_shape)]`` (``fit`` takes labels of shape ``[N]`` or ``[N, n]``) and are
+    reshaped to the input's shape. Without ``y`` the loss is plain reconstruction.
+
+    Args:
+        input_shape (Sequence[int]): ``(C, L)`` for signals or ``(C, H, W)`` for images.
+        channels (Sequence[int]): channels of the stride-2 convolutions, from the input
+            inwards (at least one).
+        code_channels (int): channels of the code's feature map.
+        activation (str | None): activation after each hidden convolution.
+        output_activation (str | None): ``None``, ``"sigmoid"`` or ``"softplus"``
+            (non-negative intensities), see :class:`ConvAutoEncoder`.
+        recon_loss (str): ``"mse"`` or ``"bce"``.
+
+    Attributes:
+        latent_dim (int): size of the flattened code, ``code_channels * prod(L')``.
+
+    Example::
+
+        model = ConvDenoisingAutoEncoder((1, 1401), channels=(16, 32), code_channels=4)
+        terms = model.loss(torch.rand(4, 1, 1401), torch.rand(4, 1401))  # {"loss", "recon"}
+        model.encode(torch.rand(4, 1, 1401)).shape                      # [4, 1408]
+    """
+
+    input_shape: Sequence[int] = (1, 1401)
+    channels: Sequence[int] = (16, 32)
+    code_channels: int = 4
+    activation: str | None = "relu"
+    output_activation: str | None = None
+    recon_loss: str = "mse"
+
+    supervised = True
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        shape = self.input_shape = _int_tuple(self.input_shape, "input_shape")
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"input_shape must be (C, L) for signals or (C, H, W) for images, got {shape}"
+            )
+        channels = self.channels = _int_tuple(self.channels, "channels")
+        if not channels:
+            raise ValueError("channels must list at least one convolution, e.g. (16, 32)")
+        self.code_channels = _positive_int(self.code_channels, "code_channels")
+        _check_recon_loss(self.recon_loss, self.output_activation)
+        act = self.activation
+        _activation(act)
+        factor = 2 ** len(channels)
+        spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])
+        pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
+        conv, deconv, padder = (
+            (nn.Conv1d, nn.ConvTranspose1d, nn.ConstantPad1d)
+            if len(spatial) == 1
+            else (nn.Conv2d, nn.ConvTranspose2d, nn.ConstantPad2d)
+        )
+        fpad = tuple(v for p in reversed(pad) for v in (0, p))
+        small = tuple(s // factor for s in spatial)
+        self._code_shape = (self.code_channels, *small)
+        self.latent_dim = self.code_channels * math.prod(small)
+
+        enc: list[nn.Module] = [padder(fpad, 0.0)] if any(pad) else []
+        c_in = shape[0]
+        for c in channels:
+            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(act)]
+            c_in = c
+        enc += [conv(c_in, self.code_channels, kernel_size=3, padding=1), nn.Flatten()]
+        dec: list[nn.Module] = [
+            nn.Unflatten(1, self._code_shape),
+            conv(self.code_channels, c_in, kernel_size=3, padding=1),
+            _activation(act),
+        ]
+        outs = [*channels[-2::-1], shape[0]]
+        for i, c in enumerate(outs):
+            dec.append(deconv(c_in, c, kernel_size=4, stride=2, padding=1))
+            if i < len(outs) - 1:
+                dec.append(_activation(act))
+            c_in = c
+        if any(pad):
+            dec.append(padder(tuple(-v for v in fpad), 0.0))
+        dec.append(_output_activation(self.output_activation, shape[0], dim=1))
+        self.encoder = nn.Sequential(*enc)  # [B, latent_dim]
+        self.decoder = nn.Sequential(*dec)  # [B, *input_shape]
+
+    def _shape_hint(self) -> str:
+        return f"input_shape={self.input_shape}"
+
+    def _check_x(self, x: Tensor) -> None:
+        shape = self.input_shape
+        if isinstance(x, Tensor) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
+            raise ValueError(
+                f"expected input of shape {_fmt_shape(shape)} ({self._shape_hint()}), got "
+                f"{list(x.shape)}; add the channel axis with x[:, None]"
+            )
+        super()._check_x(x)
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Reconstruction error of the clean target from the corrupted input.
+
+        Args:
+            x (Tensor): corrupted inputs, ``[B, *input_shape]``.
+            y (Tensor | None): clean targets, ``[B, *input_shape]`` or flattened
+                ``[B, prod(input_shape)]``; None uses ``x`` itself.
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"`` and ``"recon"`` (equal, per element).
+
+        Raises:
+            ValueError: if ``y`` does not hold one target of ``input_shape`` per input.
+        """
+        if y is None:
+            return super().loss(x)
+        if y.shape[0] != x.shape[0] or y[0].numel() != math.prod(self.input_shape):
+            raise ValueError(
+                f"targets y must have shape [B, {', '.join(map(str, self.input_shape))}] or "
+                f"[B, {math.prod(self.input_shape)}] with B={x.shape[0]}, got {list(y.shape)}"
+            )
+        rec = self._recon(self(x), y.reshape(x.shape))
+        return {"loss": rec, "recon": rec}
+
+
+
+
+@_model
+class MultimodalAutoEncoder(BaseAutoEncoder):
+    """One encoder per modality into a shared code; decoders rebuild every modality.
+
+    The input ``x`` holds the modalities side by side (``modalities`` gives their numbers
+    of columns, in order), e.g. a steel's composition (9 columns) then its processing
+    (16 columns). Each modality ``m`` has its own :class:`Encoder` ``f_m``; the joint code
+    is the mean of the modality codes, ``z = (1/M) sum_m f_m(x_m)``, and one
+    :class:`Decoder` per modality rebuilds its columns from any code. The loss asks for the
+    whole ``x`` back from the joint code *and* from every single-modality code:
+
+    ``loss = recon(g(z), x) + cross_weight * (1/M) sum_m recon(g(f_m(x_m)), x)``
+
+    so that a code computed from one modality alone lands where the joint code would, and
+    the other modality can be predicted from it (:meth:`cross_predict`), in the spirit of
+    the multimodal autoencoders of Ngiam et al. (2011), which zero one modality during
+    training. All terms are per element (mean over the batch and the columns).
+
+    Args:
+        modalities (Sequence[int]): number of columns of each modality, >= 2 modalities.
+        latent_dim (int): size of the shared code.
+        hidden (Sequence[int] | int): hidden sizes of every encoder (decoders: reversed).
+        activation (str | None): hidden activation.
+        dropout (float): dropout in the encoders' hidden layers.
+        cross_weight (float): weight of the single-modality reconstructions, >= 0
+            (keyword-only).
+
+    Example::
+
+        model = MultimodalAutoEncoder((9, 16), latent_dim=4, hidden=(32,))
+        terms = model.loss(torch.randn(8, 25))   # {"loss", "recon", "recon_joint", "cross"}
+        proc = model.cross_predict(torch.randn(8, 9), source=0, target=1)   # [8, 16]
+    """
+
+    modalities: Sequence[int] = (1, 1)
+    latent_dim: int = 4
+    hidden: Sequence[int] | int = (32,)
+    activation: str | None = "relu"
+    dropout: float = 0.0
+    _: KW_ONLY
+    cross_weight: float = 1.0
+
+    recon_loss = "mse"
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        sizes = self.modalities = _int_tuple(self.modalities, "modalities")
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(
+                f"modalities must list the column counts of >= 2 modalities, got {sizes}"
+            )
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
+        self.hidden = _int_tuple(self.hidden, "hidden")
+        self.cross_weight = check_number(self.cross_weight, "cross_weight", low=0)
+        self.encoders = nn.ModuleList(
+            Encoder(n_features=s, latent_dim=self.latent_dim, hidden=self.hidden,
+                    activation=self.activation, dropout=self.dropout)
+            for s in sizes
+        )  # fmt: skip
+        self.decoders = nn.ModuleList(
+            Decoder(latent_dim=self.latent_dim, n_features=s, hidden=self.hidden[::-1],
+                    activation=self.activation)
+            for s in sizes
+        )  # fmt: skip
+        self.dropout = self.encoders[0].dropout
+        self.input_shape = (sum(sizes),)
+        bounds = np.cumsum((0, *sizes))
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _shape_hint(self) -> str:
+        return f"modalities={self.modalities}: the columns of all modalities side by side"
+
+    def _check_m(self, m: Any, name: str) -> int:
+        return check_number(m, name, integer=True, low=0, high=len(self.modalities) - 1)
+
+    def split(self, x: Tensor) -> list[Tensor]:
+        """The columns of each modality: list of ``[B, modalities[m]]``."""
+        return [x[:, s] for s in self._slices]
+
+    def encode_modality(self, x_m: Tensor, m: int) -> Tensor:
+        """Code of one modality alone.
+
+        Args:
+            x_m (Tensor): [B, modalities[m]].
+            m (int): index of the modality.
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        m = self._check_m(m, "m")
+        _check_tensor(x_m, (self.modalities[m],), f"modality {m} has {self.modalities[m]} columns")
+        _check_dtype(x_m, self)
+        return self.encoders[m](x_m)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Joint code: the mean of the modality codes.
+
+        Args:
+            x (Tensor): [B, sum(modalities)].
+
+        Returns:
+            Tensor: [B, latent_dim].
+        """
+        self._check_x(x)
+        codes = [enc(part) for enc, part in zip(self.encoders, self.split(x), strict=True)]
+        return torch.stack(codes).mean(dim=0)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Every modality from a code, side by side.
+
+        Args:
+            z (Tensor): [B, latent_dim].
+
+        Returns:
+            Tensor: [B, sum(modalities)].
+        """
+        self._check_z(z)
+        return torch.cat([dec(z) for dec in self.decoders], dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Reconstruction from the joint code, [B, sum(modalities)]."""
+        return self.decode(self.encode(x))
+
+    def cross_predict(self, x_m: Tensor, source: int, target: int) -> Tensor:
+        """Predict modality ``target`` from modality ``source`` alone.
+
+        Args:
+            x_m (Tensor): [B, modalities[source]].
+            source (int): index of the given modality.
+            target (int): index of the predicted modality.
+
+        Returns:
+            Tensor: [B, modalities[target]].
+        """
+        target = self._check_m(target, "target")
+        return self.decoders[target](self.encode_modality(x_m, source))
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Joint plus cross-modal reconstruction.
+
+        Args:
+            x (Tensor): [B, sum(modalities)].
+            y (Tensor | None): ignored (unsupervised model).
+
+        Returns:
+            dict[str, Tensor]: scalars ``"loss"``, ``"recon_joint"`` (from the joint code),
+            ``"cross"`` (mean over the single-modality codes) and ``"recon"`` (=
+            ``recon_joint``, per element, comparable with other models).
+        """
+        self._check_x(x)
+        codes = [enc(part) for enc, part in zip(self.encoders, self.split(x), strict=True)]
+        joint = mse(self.decode(torch.stack(codes).mean(dim=0)), x)
+        cross = torch.stack([mse(self.decode(z), x) for z in codes]).mean()
+        return {"loss": joint + self.cross_weight * cross, "recon_joint": joint,
+                "cross": cross, "recon": joint}  # fmt: skip
+
+
+MODELS["MultimodalAutoEncoder"] = MultimodalAutoEncoder
+__all__ += ["MultimodalAutoEncoder"]
+
+MODELS["ConvDenoisingAutoEncoder"] = ConvDenoisingAutoEncoder
+__all__ += ["ConvDenoisingAutoEncoder"]

@@ -16,6 +16,29 @@ Magpie descriptors are computed and cached)::
     few tens of KB), initialised with ``torch.manual_seed(0)`` and trained with
     ``mu.fit(..., epochs=300, batch_size=128, lr=2e-3, patience=20, seed=0, device="cpu")``.
 
+``ms_coarse_ae_k16``, ``ms_coarse_ae_k32``, ``ms_coarse_ae_k64``, ``ms_spinodal_ae_k64``, ``xrd_ae_k16``
+    The convolutional autoencoder codecs of chapter 7 (``book/07_compression.ipynb``):
+    ``mu.ConvAutoEncoder`` with a sigmoid output on Cahn-Hilliard microstructures (64 x 64;
+    the two sets of ``MICROSTRUCTURE_SETS``, 900 + 100 training images and 200 held-out
+    images drawn with their own seeds) or on simulated XRD patterns (``mu.xrd_dataset``, 8
+    per prototype; 20 % of the prototypes held out). Initialised with
+    ``torch.manual_seed(0)``, trained with ``mu.fit`` and the settings ``MS_FIT`` /
+    ``XRD_FIT`` on the CPU; weights stored as float16. The metadata adds the int8 scale and
+    offset of every code dimension (fitted on the training codes) and the held-out PSNR (or
+    MSE) of the int8 codes, of the float32 codes and of PCA with the same number of int8
+    numbers; a ``<name>.json`` beside the ``.pt`` repeats the metadata in plain text.
+    ``tests/test_compression.py`` reproduces the recorded numbers.
+
+``ms_beta_vae_b1``, ``ms_beta_vae_b16``
+    The pixel-level beta-VAEs of chapter 9 (``book/09_advanced_denoising_disentanglement.ipynb``,
+    pitfalls):
+    ``mu.ConvVAE((1, 32, 32), latent_dim=6, channels=(8, 16, 32))``, sigmoid output and BCE,
+    on 32 x 32 Cahn-Hilliard images with three known factors (``MS_BETA_DATA``; 2000
+    training, 200 validation and 400 test images from data seeds 0, 1, 2), initialised with
+    ``torch.manual_seed(0)`` and trained with ``MS_BETA_FIT`` on the CPU. The metadata holds
+    the data settings, the test MSE and the test mutual information gap;
+    ``tests/test_advanced_models.py`` reproduces them.
+
 The checkpoint's metadata (see ``mu.checkpoint_info``) records what a reader needs to use
 and to check it: the data set, the data seed and split sizes, the kept descriptors and the
 scaler (mean, scale) to standardise new compositions, the test formulas, the test-set
@@ -95,11 +118,11 @@ MICROSTRUCTURE_SETS = {
     "coarse": {"params": {"kappa": [2.0, 6.0], "time": [300.0, 1000.0]}, "train_seed": 2, "test_seed": 3},
 }
 MS_N_TRAIN, MS_N_VAL, MS_N_TEST = 900, 100, 200
-MS_CHANNELS = (8, 16, 32, 32)
-MS_FIT = {"epochs": 80, "batch_size": 32, "lr": 2e-3, "patience": 15, "seed": 0}
+MS_CHANNELS = (4, 8, 16, 32)
+MS_FIT = {"epochs": 15, "batch_size": 32, "lr": 3e-3, "patience": 5, "seed": 0}
 XRD_DATA = {"n_per_prototype": 8, "seed": 0}
-XRD_CHANNELS = (8, 16, 16, 16)
-XRD_FIT = {"epochs": 150, "batch_size": 64, "lr": 2e-3, "patience": 20, "seed": 0}
+XRD_CHANNELS = (4, 8, 8, 8)
+XRD_FIT = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "patience": 5, "seed": 0}
 
 
 def microstructure_data(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -119,6 +142,7 @@ def _save_codec(model, name: str, history, train, test, metadata: dict, pca_psnr
 
     from matae_utils.compression import AutoEncoderCodec
 
+    model.half().float()  # the file stores float16 weights: evaluate exactly those
     codec = AutoEncoderCodec(model, dtype="int8").fit(train)
     metadata = dict(metadata)
     metadata.update(
@@ -130,6 +154,10 @@ def _save_codec(model, name: str, history, train, test, metadata: dict, pca_psnr
         }
     )
     metadata.update(pca_psnr(codec, train, test))
+    if "test_psnr_int8" in metadata:  # the key every shipped checkpoint has (tests/test_training.py)
+        metadata["test_mse"] = float(10 ** (-metadata["test_psnr_int8"] / 10))
+    else:
+        metadata["test_mse"] = metadata["test_mse_int8"]
     model = model.half()  # halves the file; the chapter counts the decoder at 2 bytes/weight
     path = mu.save_checkpoint(model, WEIGHTS / f"{name}.pt", history=history, metadata=metadata)
     model.float()
@@ -138,22 +166,28 @@ def _save_codec(model, name: str, history, train, test, metadata: dict, pca_psnr
     (WEIGHTS / f"{name}.json").write_text(json.dumps(info, indent=1, default=list) + "\n")
     print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.1f} KB, "
           f"{history.n_epochs} epochs (best {history.best_epoch}): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in metadata.items() if k.startswith("test_")))
+          + ", ".join(f"{k} {v:.3f}" for k, v in metadata.items() if k.startswith(("test_psnr", "test_mse"))))
     return path
 
 
-def microstructure_ae(set_name: str, k: int) -> Path:
-    """Train and save a convolutional autoencoder codec of one microstructure set."""
+def microstructure_ae(set_name: str, k: int, trained: tuple | None = None) -> Path:
+    """Train and save a convolutional autoencoder codec of one microstructure set.
+
+    ``trained=(model, history)`` skips the training and only re-evaluates and re-saves.
+    """
     from matae_utils.compression import PCACodec
 
     train, test = microstructure_data(set_name)
-    torch.manual_seed(0)  # initial weights
-    model = mu.ConvAutoEncoder(
-        (1, 64, 64), latent_dim=k, channels=MS_CHANNELS, output_activation="sigmoid"
-    )
-    history = mu.fit(
-        model, train[:MS_N_TRAIN], train[MS_N_TRAIN:], device="cpu", progress=False, **MS_FIT
-    )
+    if trained is None:
+        torch.manual_seed(0)  # initial weights
+        model = mu.ConvAutoEncoder(
+            (1, 64, 64), latent_dim=k, channels=MS_CHANNELS, output_activation="sigmoid"
+        )
+        history = mu.fit(
+            model, train[:MS_N_TRAIN], train[MS_N_TRAIN:], device="cpu", progress=False, **MS_FIT
+        )
+    else:
+        model, history = trained
 
     def scores(codec, train, test):
         pca = PCACodec(k, dtype="int8", clip=(0.0, 1.0)).fit(train[:, 0])
@@ -171,6 +205,8 @@ def microstructure_ae(set_name: str, k: int) -> Path:
         "data": f"mu.generate_microstructures({MS_N_TRAIN + MS_N_VAL}, seed={spec['train_seed']}, "
         f"**{spec['params']}) (first {MS_N_TRAIN} fit, last {MS_N_VAL} validation); held out: "
         f"mu.generate_microstructures({MS_N_TEST}, seed={spec['test_seed']}, **{spec['params']})",
+        "dataset": "Cahn-Hilliard microstructures from mu.generate_microstructures",
+        "data_seed": spec["train_seed"],
         "set": set_name,
         "generator_params": spec["params"],
         "train_seed": spec["train_seed"],
@@ -197,8 +233,11 @@ def xrd_data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return X, names, is_test
 
 
-def xrd_ae(k: int) -> Path:
-    """Train and save the 1-D convolutional autoencoder of simulated XRD patterns."""
+def xrd_ae(k: int, trained: tuple | None = None) -> Path:
+    """Train and save the 1-D convolutional autoencoder of simulated XRD patterns.
+
+    ``trained=(model, history)`` skips the training and only re-evaluates and re-saves.
+    """
     from matae_utils.compression import PCACodec
 
     X, names, is_test = xrd_data()
@@ -207,13 +246,16 @@ def xrd_ae(k: int) -> Path:
     _, val_idx = mu.group_train_test_split(names[~is_test], test_size=0.1, seed=0)
     is_val = np.zeros(len(train_all), dtype=bool)
     is_val[val_idx] = True
-    torch.manual_seed(0)
-    model = mu.ConvAutoEncoder(
-        (1, X.shape[1]), latent_dim=k, channels=XRD_CHANNELS, output_activation="sigmoid"
-    )
-    history = mu.fit(
-        model, train_all[~is_val], train_all[is_val], device="cpu", progress=False, **XRD_FIT
-    )
+    if trained is None:
+        torch.manual_seed(0)
+        model = mu.ConvAutoEncoder(
+            (1, X.shape[1]), latent_dim=k, channels=XRD_CHANNELS, output_activation="sigmoid"
+        )
+        history = mu.fit(
+            model, train_all[~is_val], train_all[is_val], device="cpu", progress=False, **XRD_FIT
+        )
+    else:
+        model, history = trained
 
     def scores(codec, train, test):
         pca = PCACodec(k, dtype="int8").fit(train[:, 0])
@@ -231,6 +273,7 @@ def xrd_ae(k: int) -> Path:
         "data": f"mu.xrd_dataset(**{XRD_DATA}); held out: 20 % of the prototypes "
         "(mu.group_train_test_split(labels.name, test_size=0.2, seed=0)); validation: 10 % "
         "of the remaining prototypes (same function, seed=0)",
+        "dataset": "simulated XRD of the AFLOW prototypes from mu.xrd_dataset",
         "data_seed": XRD_DATA["seed"],
         "n_train": int((~is_val).sum()),
         "n_val": int(is_val.sum()),
@@ -242,11 +285,62 @@ def xrd_ae(k: int) -> Path:
     return _save_codec(model, f"xrd_ae_k{k}", history, train_all, test, metadata, scores)
 
 
+#: Cahn-Hilliard images of the beta-VAE sweep (chapter 9): 32 x 32 pixels, three known
+#: generating factors (mean composition, gradient-energy coefficient, reduced time).
+MS_BETA_DATA = {"size": 32, "c_mean": (0.3, 0.7), "kappa": (0.25, 1.0), "time": (30.0, 600.0)}
+MS_BETA_N = {"train": 2000, "val": 200, "test": 400}  # data seeds 0, 1, 2
+MS_BETA_FIT = {"epochs": 60, "batch_size": 64, "lr": 2e-3, "seed": 0}
+MS_BETA_VALUES = (1, 16)
+
+
+def ms_beta_factors(params) -> np.ndarray:
+    """The generating factors of the sweep: c_mean, log10 kappa, log10 reduced time [N, 3]."""
+    return np.c_[params["c_mean"], np.log10(params["kappa"]), np.log10(params["reduced_time"])]
+
+
+def ms_beta_vae(beta: int) -> Path:
+    """Train and save the convolutional beta-VAE of chapter 9 for one beta."""
+    data = {}
+    for seed, part in enumerate(("train", "val", "test")):
+        images, params = mu.generate_microstructures(MS_BETA_N[part], seed=seed, **MS_BETA_DATA)
+        data[part] = (images[:, None], params)
+    torch.manual_seed(0)  # initial weights
+    model = mu.ConvVAE((1, 32, 32), latent_dim=6, channels=(8, 16, 32), beta=float(beta),
+                       output_activation="sigmoid", recon_loss="bce")  # fmt: skip
+    history = mu.fit(model, data["train"][0], data["val"][0], device="cpu", progress=False,
+                     **MS_BETA_FIT)  # fmt: skip
+    X_test, p_test = data["test"]
+    Z = mu.encode(model, X_test, device="cpu")
+    X_hat = mu.reconstruct(model, X_test, device="cpu")
+    mig = mu.mutual_information_gap(Z, ms_beta_factors(p_test))["mig"]
+    metadata = {
+        "description": f"convolutional beta-VAE (beta={beta}) of 32 x 32 Cahn-Hilliard images",
+        "data": f"mu.generate_microstructures(n, seed=s, **{MS_BETA_DATA})",
+        "data_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in MS_BETA_DATA.items()},
+        "n": dict(MS_BETA_N),
+        "data_seeds": {"train": 0, "val": 1, "test": 2},
+        "factors": ["c_mean", "log10 kappa", "log10 reduced_time"],
+        "init_seed": 0,
+        "fit": dict(MS_BETA_FIT, device="cpu"),
+        "test_mse": float(np.mean((X_hat - X_test) ** 2)),
+        "test_mig": float(mig),
+        "metric": "test_mse: squared error per pixel of the posterior-mean reconstructions; "
+        "test_mig: mutual information gap of the posterior means (20 bins)",
+        "command": f"python scripts/train_pretrained.py ms_beta_vae_b{beta}",
+    }
+    path = mu.save_checkpoint(model, WEIGHTS / f"ms_beta_vae_b{beta}.pt", history=history,
+                              metadata=metadata)  # fmt: skip
+    print(f"{path.name}: test MSE {metadata['test_mse']:.4f}, MIG {mig:.3f}, "
+          f"{history.seconds:.0f} s")  # fmt: skip
+    return path
+
+
 CHECKPOINTS = {
     "magpie_ae_k2": magpie_ae_k2,
-    **{f"ms_coarse_ae_k{k}": functools.partial(microstructure_ae, "coarse", k) for k in (16, 32, 64, 128)},
-    "ms_spinodal_ae_k128": functools.partial(microstructure_ae, "spinodal", 128),
+    **{f"ms_coarse_ae_k{k}": functools.partial(microstructure_ae, "coarse", k) for k in (16, 32, 64)},
+    "ms_spinodal_ae_k64": functools.partial(microstructure_ae, "spinodal", 64),
     "xrd_ae_k16": functools.partial(xrd_ae, 16),
+    **{f"ms_beta_vae_b{b}": functools.partial(ms_beta_vae, b) for b in MS_BETA_VALUES},
 }
 
 
