@@ -18,11 +18,12 @@ BIN := $(VENV)/bin
 STAMP_BOOK := $(VENV)/.matae-book-installed
 STAMP_DEV := $(VENV)/.matae-dev-installed
 
-.PHONY: book test unit lint clean-notebooks runtimes bench clean help colab assignments
+.PHONY: book test test-colab unit lint clean-notebooks runtimes bench clean help colab assignments
 
 help:
 	@echo "make book   build the HTML book into _build/html (executes every notebook)"
 	@echo "make test   run the whole test suite (unit tests, notebooks, book build)"
+	@echo "make test-colab  also run every Colab notebook top to bottom from the installed wheel"
 	@echo "make unit   run only the fast unit tests"
 	@echo "make lint   ruff over the package, tests and scripts"
 	@echo "make clean-notebooks  strip outputs from book/*.ipynb before committing"
@@ -49,6 +50,9 @@ book: $(STAMP_BOOK)
 
 test: $(STAMP_DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-colab: $(STAMP_DEV)
+	$(BIN)/python -m pytest tests/test_colab.py --run-colab $(PYTEST_ARGS)
 
 unit: $(STAMP_DEV)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -17,12 +17,26 @@ import json
 import sys
 from pathlib import Path
 
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository_url(root: Path = _ROOT) -> str:
+    """``repository.url`` of ``_config.yml``, the one place where the repository URL is written
+    (the launch buttons, the setup cell and the Colab edition read it; tests/test_colab.py checks
+    the files that cannot read it: README.md, pyproject.toml, the chapters' badge lines)."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    return str(config["repository"]["url"]).rstrip("/")
+
+
 #: Repository that Colab installs ``matae_utils`` from when it is missing.
-REPO_URL = "https://github.com/matae-book/matae"
+REPO_URL = repository_url()
 
 #: The first code cell of every chapter notebook.
-SETUP_CELL = f'''# matae setup cell: installs matae_utils when it is missing (e.g. on Colab),
-# fixes the random seeds, picks the device (GPU if available) and prints the versions.
+SETUP_CELL = f'''# matae setup cell: installs matae_utils when it is missing (e.g. on Colab), fixes
+# the random seeds, picks the device (GPU if available), gives PyTorch one CPU thread
+# (fastest for small models), shows figures inline in the book's style, prints versions.
 import importlib.util
 import subprocess
 import sys

@@ -25,15 +25,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="also run tests marked `network` (they need internet access)",
     )
+    parser.addoption(
+        "--run-colab",
+        action="store_true",
+        default=False,
+        help="also run tests marked `colab` (Run all of every Colab notebook from the wheel)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-network"):
-        return
-    skip = pytest.mark.skip(reason="needs the network; run with --run-network")
+    skips = {
+        "network": (config.getoption("--run-network"),
+                    "needs the network; run with --run-network"),
+        # executes every chapter a second time (from the installed wheel, tags stripped): the
+        # publishing workflow runs it; locally `make test-colab`
+        "colab": (config.getoption("--run-colab"),
+                  "Colab 'Run all' of every chapter again; run with --run-colab (make test-colab)"),
+    }
     for item in items:
-        if "network" in item.keywords:
-            item.add_marker(skip)
+        for marker, (wanted, reason) in skips.items():
+            if marker in item.keywords and not wanted:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

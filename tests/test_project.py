@@ -51,8 +51,12 @@ def _resolve(doc: str) -> Path:
     raise FileNotFoundError(doc)
 
 
-def _notebooks() -> list[Path]:
-    return sorted(p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts)
+def _notebooks(include_assignments: bool = False) -> list[Path]:
+    """The book's notebooks; assignment sources (book/assignments, with solutions) only if asked:
+    they are no pages, so the toc and README checks skip them, the notebook rules do not."""
+    nbs = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts)
+    return nbs if include_assignments else [
+        p for p in nbs if (ROOT / "book" / "assignments") not in p.parents]
 
 
 # --------------------------------------------------------------------------------- packaging
@@ -151,7 +155,7 @@ def test_toc_files_exist_and_no_orphan_notebooks():
     assert not orphans, f"notebooks missing from _toc.yml: {orphans}"
 
 
-@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _notebooks(include_assignments=True), ids=lambda p: p.name)
 def test_notebook_follows_the_rules(path):
     """No outputs, no execution counts, the standard setup cell first, no absolute paths."""
     nb = notebook_tools.load(path)
@@ -178,7 +182,7 @@ def global_state_problems(nb: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _notebooks(include_assignments=True), ids=lambda p: p.name)
 def test_notebook_leaves_global_state_to_the_setup_cell(path):
     assert global_state_problems(notebook_tools.load(path)) == []
 

@@ -127,8 +127,23 @@ def _write_times(app, exception) -> None:
         path.write_text(json.dumps(times, indent=1, sort_keys=True), encoding="utf-8")
 
 
+def _colab_button_opens_colab_edition(app, pagename, templatename, context, doctree) -> None:
+    """The theme builds the Colab button from ``repository.branch`` (shared with Binder and the
+    source links); point it at ``launch_buttons.colab_branch``, the Colab edition (`make colab`)."""
+    options = app.config["html_theme_options"]
+    branch = (options.get("launch_buttons") or {}).get("colab_branch")
+    source = options.get("repository_branch") or "master"
+    for group in context.get("header_buttons") or []:
+        for button in group.get("buttons", []) if branch and isinstance(group, dict) else []:
+            url = button.get("url", "")
+            if url.startswith("https://colab.research.google.com/github/"):
+                button["url"] = url.replace(f"/blob/{source}/", f"/blob/{branch}/", 1)
+
+
 def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", _drop_repeated_scripts, priority=900)
+    # after sphinx-book-theme's add_launch_buttons (priority 501)
+    app.connect("html-page-context", _colab_button_opens_colab_edition, priority=502)
     app.add_node(RuntimeTableNode)
     app.add_directive("matae-runtime-table", RuntimeTable)
     app.add_post_transform(RuntimeTableTransform)
