@@ -701,12 +701,12 @@ def _static_path(
 
 # ------------------------------------------------------------------- latent map explorer
 def _format_row(row: Any) -> str:
-    """One table row as short text: numbers with 3 significant digits, the rest as str."""
+    """One table row as short text, ``first (second, ...)``; numbers with 3 significant digits."""
     parts = []
     for value in row:
         is_number = isinstance(value, (int, float, np.integer, np.floating))
         parts.append(f"{value:.3g}" if is_number and not isinstance(value, bool) else str(value))
-    return " ".join(parts)
+    return f"{parts[0]} ({', '.join(parts[1:])})" if len(parts) > 1 else parts[0]
 
 
 def latent_map_explorer(
@@ -749,7 +749,8 @@ def latent_map_explorer(
         labels: Optional display names (with units) for the names in ``show``.
         c (array-like): Optional [N] colour values of the reference samples.
         cbar_label: Label of the colour bar, with units.
-        n_nearest: Number of nearest samples listed (the static figure lists at most 3).
+        n_nearest: Number of nearest samples listed (the static figure lists at most 3,
+            as ``first column (other columns)``).
         probes (array-like): [P, 2] cursor positions of the static figure, at most 6;
             default: the four combinations of the 20th and 80th percentiles of ``Z``.
         static: ``True``/``False`` forces the static figure / the widgets; ``None``
@@ -835,8 +836,8 @@ def latent_map_explorer(
             raise ValueError(f"probes must have shape [P, 2] with 1 <= P <= 6; got {probes.shape}")
         values = decoded(probes)  # [P, len(show)]
         letters = "ABCDEF"[: len(probes)]
-        fig = Figure(figsize=(10, 4.2), layout="constrained")
-        ax_map, ax_text = fig.subplots(1, 2, width_ratios=[1, 1.25])
+        fig = Figure(figsize=(11, 4.4), layout="constrained")
+        ax_map, ax_text = fig.subplots(1, 2, width_ratios=[1, 1.3])
         draw_map(ax_map)
         for letter, z in zip(letters, probes, strict=True):
             ax_map.plot(*z, marker="X", color="red", markersize=10, markeredgecolor="white")
@@ -852,22 +853,20 @@ def latent_map_explorer(
         ax_map.set_title("cursor positions A-" + letters[-1], fontsize="medium")
         ax_text.set_axis_off()
         cell_text = [[f"{v:.3g}" for v in values[:, j]] for j in range(len(show))]
-        cell_text.append(
-            ["\n".join(_format_row(rows.iloc[i]) for i in nearest(z)[:3]) for z in probes]
-        )
         tab = ax_text.table(
             cellText=cell_text,
-            rowLabels=[*names, "nearest samples"],
+            rowLabels=names,
             colLabels=list(letters),
-            loc="center",
             cellLoc="center",
+            bbox=[0.45, 0.38, 0.55, 0.6],  # the row labels extend to the left
         )
         tab.auto_set_font_size(False)
         tab.set_fontsize(9)
-        n_rows = len(show) + 1
-        for (r, _col), cell in tab.get_celld().items():
-            cell.set_height(0.075 if r < n_rows else 0.2)
-        ax_text.set_title("decoded at each position; nearest real samples", fontsize="medium")
+        ax_text.text(0.0, 0.3, "nearest real samples:", fontsize=9, fontweight="bold")
+        for r, (letter, z) in enumerate(zip(letters, probes, strict=True)):
+            near = "; ".join(_format_row(rows.iloc[i]) for i in nearest(z)[:3])
+            ax_text.text(0.0, 0.22 - 0.07 * r, f"{letter}: {near}", fontsize=9)
+        ax_text.set_title("decoded at each position", fontsize="medium")
         return fig
 
     import ipywidgets as widgets

@@ -503,7 +503,7 @@ def test_load_pretrained(tmp_path, monkeypatch):
     assert "magpie_ae_k2" in list_pretrained()
     with pytest.raises(ValueError, match=r"no pretrained checkpoint named 'no_such_checkpoint'"):
         load_pretrained("no_such_checkpoint")
-    with pytest.raises(ValueError, match=r"Did you mean 'magpie_ae_k2'\?"):
+    with pytest.raises(ValueError, match=r"Did you mean 'magpie_ae_k2'"):  # the closest first
         load_pretrained("magpie_ae_k3")
     with pytest.raises(ValueError, match="no pretrained checkpoint"):
         load_pretrained("../etc/passwd")
@@ -529,15 +529,18 @@ def test_a_checkpoint_is_shipped():
 def test_every_shipped_checkpoint_loads_into_its_model(name):
     """Each tiny pretrained checkpoint shipped in matae_utils/weights rebuilds its model."""
     path = training.pretrained_path(name)
-    assert path.stat().st_size < 100_000  # tiny, as promised
+    # small enough to ship in the wheel: tens to a few hundred KB (issue 17)
+    assert path.stat().st_size < 300_000
     raw = torch.load(path, weights_only=True)  # plain containers only
-    assert all(v.dtype == torch.float32 for v in raw["state_dict"].values())
+    # float32, or float16 to halve the file (loading casts into the model's float32 weights)
+    assert all(v.dtype in (torch.float32, torch.float16) for v in raw["state_dict"].values())
     model = load_pretrained(name)
     assert isinstance(model, torch.nn.Module) and not model.training
     x = torch.zeros(2, *model.input_shape)
     assert model(x).shape == x.shape
     meta = checkpoint_info(path)["metadata"]
-    assert {"dataset", "data_seed", "command", "metric", "test_mse"} <= set(meta)
+    assert {"command", "metric", "test_mse", "data"} <= set(meta)  # how to reproduce, and what
+    assert {"data_seed", "data_seeds"} & set(meta)  # the training data's seed(s)
     assert meta["command"].startswith("python scripts/train_pretrained.py")
 
 
