@@ -418,7 +418,7 @@ class AutoEncoderCodec(_Codec):
         """Learn the quantisation scales from the codes of training samples.
 
         Args:
-            X (ndarray or Tensor): [N, *input_shape] training samples.
+            X (ndarray or Tensor): ``[N, *input_shape]`` training samples.
 
         Returns:
             AutoEncoderCodec: ``self``.

@@ -115,6 +115,8 @@ def train(args: argparse.Namespace) -> dict:
         if args.report is not None:
             path = args.report.with_name(f"{args.report.name}.rank{rank}.json")
             path.write_text(json.dumps(result, indent=1))
+        # leave together: a rank that tears down gloo while its peer still talks to it aborts
+        dist.barrier()
         return result
     finally:
         dist.destroy_process_group()

@@ -159,7 +159,7 @@ def latent_traversal(model: torch.nn.Module, z: Any, dim: int, values: Any) -> n
         values (array-like): the values given to ``z[dim]`` [T].
 
     Returns:
-        np.ndarray: float64 [T, *input_shape], the decoded inputs (in the model's
+        np.ndarray: float64 ``[T, *input_shape]``, the decoded inputs (in the model's
         units; apply the inverse of the data scaler for physical units).
 
     Raises:
