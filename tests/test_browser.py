@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+from notebook_tools import REPO_URL  # read from _config.yml: the one place it is written
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -35,7 +36,6 @@ CHROMIUM = os.environ.get("MATAE_CHROMIUM") or shutil.which("chromium") or "/usr
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-dev-shm-usage"]
-REPO_URL = "https://github.com/matae-book/matae"
 
 pytestmark = pytest.mark.slow
 

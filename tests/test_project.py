@@ -26,21 +26,10 @@ def _req_name(req: str) -> str:
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
+    """Docnames of ``_toc.yml`` in reading order (the Colab-edition generator's reader)."""
+    import colab_edition
 
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return files
+    return colab_edition.toc_docs(ROOT)
 
 
 def _resolve(doc: str) -> Path:
