@@ -29,7 +29,8 @@ help:
 	@echo "make clean-notebooks  strip outputs from book/*.ipynb before committing"
 	@echo "make bench  headline comparisons, micro-benchmarks and the runtime budget"
 	@echo "             -> benchmarks/results.json and results.md (fails if over budget)"
-	@echo "make colab  the Colab edition of every chapter into _build/colab (builds the book if needed)"
+	@echo "make colab  the Colab edition of every chapter and of every assignment's student version"
+	@echo "             into _build/colab (builds the book if needed)"
 	@echo "make assignments  student, instructor and autograder versions of the course assignments"
 	@echo "             (otter-grader) into _build/assignments"
 
@@ -60,10 +61,12 @@ unit: $(STAMP_DEV)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check matae_utils tests scripts benchmarks
 
-colab: $(STAMP_BOOK)
+# the dev extra: the assignments' student versions come from otter-grader (scripts/assignments.py)
+colab: $(STAMP_DEV)
 	@test -f _build/html/index.html || $(MAKE) book
 	$(BIN)/python scripts/colab_edition.py --build _build --out _build/colab
-	@echo "Colab edition: _build/colab/book/*.ipynb (CI pushes it to the colab branch)"
+	@echo "Colab edition: _build/colab/book/*.ipynb and _build/colab/assignments/*-student.ipynb"
+	@echo "             (CI pushes _build/colab to the colab branch)"
 
 assignments: $(STAMP_DEV)
 	$(BIN)/python scripts/assignments.py --out $(ASSIGNMENTS_OUT)

@@ -13,16 +13,20 @@ Usage::
 
     python benchmarks/run.py                 # everything (about 10 minutes on 2 cores)
     python benchmarks/run.py --only micro    # one group: micro, headline or budget
+    python benchmarks/run.py --suite anomaly --suite design --out /tmp/bench
+                                             # named suites only (any group), written elsewhere
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
 import json
 import os
 import platform
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -137,7 +141,11 @@ def to_markdown(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["micro", "headline", "budget"], action="append")
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--suite", action="append", metavar="NAME",
+                        help="run only this suite (repeatable), e.g. anomaly, compression, "
+                             "design, denoising, property_prediction, featurization, budget")
+    parser.add_argument("--out", type=Path, default=HERE,
+                        help="directory for results.json and results.md (default: benchmarks/)")
     args = parser.parse_args(argv)
     groups: dict[str, dict[str, Callable[[], list[dict]]]] = {
         "headline": _headline_suites(),
@@ -145,13 +153,27 @@ def main(argv: list[str] | None = None) -> int:
         "budget": {"budget": budget},
     }
     wanted = args.only or list(groups)
+    if args.suite:
+        known = [name for group in wanted for name in groups[group]]
+        unknown = [name for name in args.suite if name not in known]
+        if unknown:
+            hints = "; ".join(
+                f"{name!r}" + (f" (did you mean {close[0]!r}?)"
+                               if (close := difflib.get_close_matches(name, known, n=1)) else "")
+                for name in unknown)
+            parser.error(f"unknown suite {hints}; available: {', '.join(known)}")
+        groups = {group: {name: fn for name, fn in suites.items() if name in args.suite}
+                  for group, suites in groups.items()}
+        wanted = [group for group in wanted if groups[group]]
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "versions": _versions(), "machine": _machine(), "groups": {}}
+               "versions": _versions(), "machine": _machine(), "groups": {},
+               "suite_seconds": {}}
     failures = []
     for group in wanted:
         rows: list[dict] = []
         for name, suite in groups[group].items():
             print(f"[{group}] {name} ...", flush=True)
+            start = time.perf_counter()
             try:
                 rows += [{"suite": name, **row} for row in suite()]
             except Exception:  # noqa: BLE001 - report the broken suite, run the others
@@ -159,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"suite": name, "name": f"{name}: FAILED", "value": None,
                              "protocol": traceback.format_exc(limit=3).splitlines()[-1]})
                 traceback.print_exc()
+            results["suite_seconds"][name] = round(time.perf_counter() - start, 1)
         results["groups"][group] = rows
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))

@@ -27,6 +27,13 @@ figures, exercises are numbered across the whole book), and writes
   progress, and warns when the runtime must be restarted because pip changed numpy/pandas;
 - the badge line points to the Colab edition with Colab's own badge.
 
+The same conversion makes ``<out>/assignments/<name>-student.ipynb`` of every assignment source
+``book/assignments/a*.ipynb``, from the student version that ``scripts/assignments.py`` (``make
+assignments``) generates: its setup cell installs the same commit, otter's setup cell stays in
+form view, its locked check cells stay locked, and its export cell (which otter refuses to run in
+Colab) tells Colab readers to download the notebook instead. The file name is the one the student
+version's export cell and the handout zip use, and the one ``book/assignments/index.md`` links to.
+
 The repository URL, the branches and the web book's address come from ``_config.yml``
 (``repository.url``, ``repository.branch``, ``launch_buttons.colab_branch``; the web book's
 address is ``html.baseurl`` or else the GitHub Pages address of the repository).
@@ -60,6 +67,14 @@ ADMONITIONS = {
 GLUE_CALLS = {"mu.glue", "glue", "myst_nb.glue", "matae_utils.glue", "matae_utils.notebook.glue"}
 #: libraries whose in-memory version must match the installed one after pip ran in the setup cell
 RESTART_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib")
+#: folder of the colab branch that holds the assignments' student versions (``make assignments``)
+ASSIGNMENTS_DIR = "assignments"
+#: cell metadata of the source that the Colab edition keeps: Jupyter's locks (otter locks its
+#: check cells) and collapsed inputs
+KEPT_CELL_METADATA = ("deletable", "editable", "jupyter")
+#: notebook metadata of the source that the Colab edition keeps (otter checks the assignment name
+#: of a submission against its autograder)
+KEPT_NB_METADATA = ("otter",)
 
 
 class ColabEditionError(RuntimeError):
@@ -385,6 +400,9 @@ class Context:
     bib: Bibliography | None
     notebooks: set[str]  # docnames that are notebooks (have a Colab edition)
     docs: set[str]  # every docname of the book
+    #: source path -> path on the colab branch, where they differ (the assignments' student
+    #: versions: ``book/assignments/a1_x.ipynb`` -> ``assignments/a1_x-student.ipynb``)
+    colab_paths: dict[str, str] = field(default_factory=dict)
     cited: list[str] = field(default_factory=list)
     exercise_index: int = 0
     figure_index: int = 0
@@ -547,11 +565,16 @@ def convert_link(ctx: Context, match: re.Match) -> str:
     text = LINK.sub(lambda m: convert_link(ctx, m), text)  # badge images inside links
     colab = re.match(rf"{re.escape(COLAB)}/github/([^/]+/[^/]+)/blob/[^/]+/(.+)$", url)
     if colab and colab.group(1).lower() == ctx.repo.slug.lower():
-        return f"[{text}]({ctx.repo.colab_url(colab.group(2))}{title})"
+        path = ctx.colab_paths.get(colab.group(2), colab.group(2))
+        return f"[{text}]({ctx.repo.colab_url(path)}{title})"
     if re.match(r"^[a-z][a-z0-9+.\-]*:", url, re.I) or url.startswith("#"):
         return match.group(0) if not text.startswith("![") else f"[{text}]({url}{title})"
     path, _, anchor = url.partition("#")
     target = _repo_path(ctx, path)
+    if target in ctx.colab_paths:  # another assignment: its student version in Colab
+        ctx.count("link")
+        return f"[{text}]({ctx.repo.colab_url(ctx.colab_paths[target])}" \
+               f"{'#' + anchor if anchor else ''}{title})"
     doc = re.sub(r"\.(ipynb|md)$", "", target)
     if doc in ctx.docs:
         ctx.count("link")
@@ -1091,6 +1114,8 @@ def hidden_title(source: str, tags: set[str], figure_label: str | None) -> str:
     """The ``#@title`` of a hidden cell (Colab shows it with a "Show code" link)."""
     if figure_label:
         return f"Code for {figure_label}"
+    if "otter-setup" in tags:  # scripts/assignments.py: SETUP_TAG
+        return "Otter setup: installs otter-grader and writes this assignment's public checks"
     first = source.lstrip().split("\n", 1)[0]
     if first.startswith("#") and not first.startswith("#@") and len(first) < 90:
         return first.lstrip("# ").rstrip(".:") or "Hidden code"
@@ -1114,6 +1139,9 @@ def convert_notebook(nb: Any, ctx: Context, *, version: str) -> Any:
         "matae": {"source": f"{ctx.docname}.ipynb", "commit": ctx.repo.ref,
                   "generator": "scripts/colab_edition.py (do not edit: regenerated on every push)"},
     }
+    for key in KEPT_NB_METADATA:
+        if key in nb.metadata:
+            out.metadata[key] = copy.deepcopy(nb.metadata[key])
     cells = list(nb.cells)
     setup_done = False
     drop = plumbing_to_drop(cells)
@@ -1162,7 +1190,9 @@ def convert_notebook(nb: Any, ctx: Context, *, version: str) -> Any:
         new = nbformat.v4.new_code_cell(stripped)
         new["id"] = cell.get("id", new["id"])
         new.execution_count = cell.get("execution_count")
-        hide = tags & {"hide-input", "remove-input", "remove-cell"} or ctx.gated
+        kept = {k: copy.deepcopy(v) for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA}
+        hide = tags & {"hide-input", "remove-input", "remove-cell"} or ctx.gated \
+            or cell.metadata.get("cellView") == "form"
         if ctx.gated:
             new.source = form_cell(stripped, f"{ctx.gated}: code")
             new.outputs = []  # the solution's results stay hidden until the reader runs it
@@ -1171,8 +1201,9 @@ def convert_notebook(nb: Any, ctx: Context, *, version: str) -> Any:
                 clean_outputs(cell.get("outputs", []), tags)
             if hide:
                 new.source = form_cell(stripped, hidden_title(stripped, tags, figure_label))
+        new.metadata = kept
         if hide:
-            new.metadata = {"cellView": "form"}
+            new.metadata["cellView"] = "form"
             ctx.count("hidden")
         out.cells.append(new)
         if figure:
@@ -1213,6 +1244,96 @@ def executed_notebook(source: Path, cache: Any) -> Any:
     return merged
 
 
+# ------------------------------------------------------------------------- the assignments
+def _assignments_module() -> Any:
+    """``scripts/assignments.py`` (``make assignments``): the one code path to the student
+    versions (otter assign, embedded public checks, leak check)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import assignments
+
+    return assignments
+
+
+@dataclass
+class Assignment:
+    """The student version of one assignment, as ``make assignments`` writes it."""
+
+    docname: str  # "book/assignments/a1_first_autoencoder" (the source, which holds solutions)
+    colab_path: str  # "assignments/a1_first_autoencoder-student.ipynb" (on the colab branch)
+    notebook: Any  # the student notebook (nbformat)
+
+
+def student_versions(root: Path = ROOT, only: list[str] | None = None) -> list[Assignment]:
+    """The student version of every assignment source ``book/assignments/a*.ipynb`` (found by
+    :func:`assignments.sources`, so a new assignment is picked up without a list), generated by
+    :func:`assignments.generate` into a temporary folder."""
+    import importlib.util
+    import tempfile
+
+    import nbformat
+
+    asg = _assignments_module()
+    sources = asg.sources(root / "book" / "assignments")
+    if only:
+        sources = [s for s in sources if s.stem in only]
+    if sources and importlib.util.find_spec("otter") is None:
+        raise ColabEditionError("the assignments need otter-grader: pip install -e '.[dev]' "
+                                "(`make colab` installs it)")
+    found = []
+    with tempfile.TemporaryDirectory(prefix="matae-assignments-") as tmp:
+        for source in sources:
+            try:
+                paths = asg.generate(source, Path(tmp))
+            except subprocess.CalledProcessError as exc:
+                raise ColabEditionError(f"otter assign failed on {source.name} (exit code "
+                                        f"{exc.returncode}; its output is above)") from exc
+            found.append(Assignment(
+                docname=source.relative_to(root).with_suffix("").as_posix(),
+                colab_path=f"{ASSIGNMENTS_DIR}/{paths['student'].name}",
+                notebook=nbformat.read(str(paths["student"]), as_version=4)))
+    return found
+
+
+def colab_export_cell(source: str) -> str:
+    """otter's export cell for Colab, where ``grader.export`` raises ("not compatible with Google
+    Colab") and would end "Run all" in an error: there it prints how to hand the notebook in;
+    in Jupyter it exports the submission zip as before."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.split("\n")
+    calls = [s for s in tree.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+             and _call_name(s.value.func) == "grader.export"]
+    if len(calls) != 1:
+        return source
+    call = calls[0]
+    first, last = call.lineno - 1, call.end_lineno
+    guarded = [
+        "import sys",
+        "",
+        'if "google.colab" in sys.modules:  # otter cannot export a submission zip in Colab',
+        '    print("In Colab, hand in this notebook itself: File > Download > Download .ipynb")',
+        "else:",
+        *("    " + line for line in lines[first:last]),
+    ]
+    return "\n".join([*lines[:first], *guarded, *lines[last:]]).strip("\n")
+
+
+def convert_assignment(nb: Any, ctx: Context, *, version: str) -> Any:
+    """The Colab edition of an assignment's student version: the chapters' conversion (setup cell
+    that installs the built commit, plumbing in form view, no MyST, links to the Colab edition)
+    and an export cell that does not raise in Colab."""
+    out = convert_notebook(nb, ctx, version=version)
+    for cell in out.cells:
+        if cell.cell_type == "code" and "grader.export(" in cell.source:
+            cell.source = colab_export_cell(cell.source)
+            ctx.count("export")
+    return out
+
+
 def load_pages(html_dir: Path, docs: list[str]) -> dict[str, PageRefs]:
     pages = {}
     for doc in docs:
@@ -1224,7 +1345,9 @@ def load_pages(html_dir: Path, docs: list[str]) -> dict[str, PageRefs]:
 
 def generate(build: Path, out: Path, *, root: Path = ROOT, ref: str | None = None,
              only: list[str] | None = None) -> dict:
-    """Write the Colab edition of every notebook chapter; returns a summary (files, counts)."""
+    """Write the Colab edition of every notebook chapter (``<out>/book/``) and of every
+    assignment's student version (``<out>/assignments/``); returns a summary (files, counts)."""
+    import nbformat
     from jupyter_cache import get_cache
 
     build, out = Path(build), Path(out)
@@ -1248,25 +1371,36 @@ def generate(build: Path, out: Path, *, root: Path = ROOT, ref: str | None = Non
     executed = {doc: executed_notebook(root / f"{doc}.ipynb", cache) for doc in notebooks}
     glue = {doc: glue_data(nb) for doc, nb in executed.items()}
     version = package_version(root)
-    summary: dict[str, Any] = {"files": [], "counts": {}, "warnings": [], "ref": repo.ref}
+    assignments = student_versions(root, only)
+    colab_paths = {f"{a.docname}.ipynb": a.colab_path for a in assignments}
+    summary: dict[str, Any] = {"files": [], "assignments": [], "counts": {}, "warnings": [],
+                               "ref": repo.ref}
     if out.exists():
         shutil.rmtree(out)
-    for doc in notebooks:
-        if doc not in pages:
-            raise ColabEditionError(f"{doc}.html is missing from {html_dir}")
-        ctx = Context(docname=doc, repo=repo, pages=pages, glue=glue, bib=bib,
-                      notebooks=set(notebooks) | {d for d in docs if (root / f"{d}.ipynb").is_file()},
-                      docs=set(docs))
-        nb = convert_notebook(executed[doc], ctx, version=version)
-        target = out / f"{doc}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        import nbformat
 
+    def context(doc: str) -> Context:
+        return Context(docname=doc, repo=repo, pages=pages, glue=glue, bib=bib,
+                       notebooks=set(notebooks) | {d for d in docs if (root / f"{d}.ipynb").is_file()},
+                       docs=set(docs), colab_paths=colab_paths)
+
+    def write(nb: Any, target: Path, ctx: Context, kind: str) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(target))
-        summary["files"].append(str(target))
+        summary[kind].append(str(target))
         for key, value in ctx.counts.items():
             summary["counts"][key] = summary["counts"].get(key, 0) + value
         summary["warnings"].extend(ctx.warnings)
+
+    for doc in notebooks:
+        if doc not in pages:
+            raise ColabEditionError(f"{doc}.html is missing from {html_dir}")
+        ctx = context(doc)
+        write(convert_notebook(executed[doc], ctx, version=version), out / f"{doc}.ipynb", ctx,
+              "files")
+    for assignment in assignments:
+        ctx = context(assignment.docname)
+        write(convert_assignment(assignment.notebook, ctx, version=version),
+              out / assignment.colab_path, ctx, "assignments")
     images = root / "book" / "images"
     if images.is_dir():
         shutil.copytree(images, out / "book" / "images", dirs_exist_ok=True)
@@ -1276,6 +1410,9 @@ def generate(build: Path, out: Path, *, root: Path = ROOT, ref: str | None = Non
         f"{repo.url} (branch `{repo.branch}`). Do not edit: this branch is overwritten on every "
         f"push. Web book: {repo.pages_url}\n\n"
         + "\n".join(f"- [{Path(d).name}]({repo.colab_url(f'{d}.ipynb')})" for d in notebooks)
+        + ("\n\nAssignments (student versions, `make assignments`):\n\n" if assignments else "")
+        + "\n".join(f"- [{Path(a.docname).name}]({repo.colab_url(a.colab_path)})"
+                    for a in assignments)
         + "\n", encoding="utf-8")
     for message in summary["warnings"]:
         print(f"warning: {message}", file=sys.stderr)
@@ -1290,7 +1427,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref", default=None, help="git tag or commit to install in Colab "
                         "(default: HEAD's tag, else its commit)")
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (sources)")
-    parser.add_argument("notebooks", nargs="*", help="only these chapters (file names)")
+    parser.add_argument("notebooks", nargs="*",
+                        help="only these chapters and assignments (file names without .ipynb)")
     args = parser.parse_args(argv)
     try:
         summary = generate(args.build, args.out or args.build / "colab", root=args.root,
@@ -1299,8 +1437,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary["counts"].items()))
-    print(f"Colab edition of {len(summary['files'])} notebooks (matae_utils @ {summary['ref']}) "
-          f"in {Path(summary['files'][0]).parents[1] if summary['files'] else args.out}: {counts}")
+    print(f"Colab edition of {len(summary['files'])} notebooks and {len(summary['assignments'])} "
+          f"assignments (matae_utils @ {summary['ref']}) in {args.out or args.build / 'colab'}: "
+          f"{counts}")
     return 0
 
 

@@ -3,9 +3,12 @@
 Fast tests run the converter on tiny synthetic inputs. Tests marked ``slow`` convert the book
 built by the session fixture ``book`` (``MATAE_BOOK_BUILD=_build`` reuses a build) and check
 every generated notebook: no MyST left, solutions only inside ``<details>``, equation numbers
-and references equal to the web book's, glued values present, figures captioned. The test marked
-``colab`` runs every Colab notebook top to bottom ("Run all": nbclient, every cell tag stripped,
-``allow_errors=False``) from the installed wheel in a folder outside the repository.
+and references equal to the web book's, glued values present, figures captioned. The edition
+also holds every assignment's student version (``assignments/<name>-student.ipynb``, made by
+``scripts/assignments.py``): no MyST, no solutions or hidden checks, the chapters' setup cell,
+the badges of the assignments page pointing to it. The tests marked ``colab`` run every Colab
+notebook, chapters and unanswered assignments, top to bottom ("Run all": nbclient, every cell tag
+stripped, ``allow_errors=False``) from the installed wheel in a folder outside the repository.
 """
 
 from __future__ import annotations
@@ -320,6 +323,114 @@ def test_html_numbers_are_read_from_the_built_page():
     assert refs.ref_texts[("book/01_introduction", "fund-x")] == "Intro"
 
 
+# ----------------------------------------------------------- assignments' student versions (fast)
+def _student_notebook() -> nbformat.NotebookNode:
+    """A student version as ``make assignments`` writes it (otter's tags, locks and metadata)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["otter"] = {"assignment_name": "a9_demo"}
+    locked = {"deletable": False, "editable": False}
+    nb.cells = [
+        _cell("markdown", "# Assignment 9 · Demo\n\nSee [the intro](../01_a.ipynb) and "
+                          "[assignment 8](a8_other.ipynb)."),
+        _cell("code", notebook_tools.SETUP_CELL, tags=["hide-input"]),
+        _cell("code", "# otter setup: installs otter-grader when it is missing and writes\n"
+                      "# this assignment's checks\nCHECKS = {'q1': 'x'}\ngrader = None",
+              tags=["otter-setup"], cellView="form", jupyter={"source_hidden": True}),
+        _cell("code", "answer = ...", tags=["otter_answer_cell"]),
+        _cell("code", 'grader.check("q1")', **locked),
+        _cell("markdown", "<!-- BEGIN QUESTION -->\n\n## Question 2 (graded by hand)"),
+        _cell("code", "# Save your notebook first, then run this cell to export your submission.\n"
+                      'grader.export("a9_demo-student.ipynb", pdf=False, run_tests=True)', **locked),
+    ]
+    return nb
+
+
+def test_assignment_conversion_installs_the_built_commit_and_keeps_otters_cells(ctx):
+    ctx.docname = "book/assignments/a9_demo"
+    ctx.colab_paths = {"book/assignments/a8_other.ipynb": "assignments/a8_other-student.ipynb"}
+    out = ce.convert_assignment(_student_notebook(), ctx, version="0.1.0")
+    nbformat.validate(out)
+    assert out.metadata["otter"] == {"assignment_name": "a9_demo"}  # otter matches submissions
+    assert out.metadata["matae"]["source"] == "book/assignments/a9_demo.ipynb"
+    intro, setup, otter_setup, answer, check, _manual, export = out.cells
+    colab = "https://colab.research.google.com/github/org/book/blob/colab"
+    assert f"[the intro]({colab}/book/01_a.ipynb)" in intro.source
+    assert f"[assignment 8]({colab}/assignments/a8_other-student.ipynb)" in intro.source
+    # the setup cell of the chapters: installs the commit the edition was built from
+    assert setup.source == ce.colab_setup_cell(notebook_tools.SETUP_CELL, ctx.repo, "0.1.0")
+    assert setup.metadata == {"cellView": "form"}
+    # otter's setup cell stays collapsed, with a title; the checks it embeds are untouched
+    assert otter_setup.metadata == {"cellView": "form", "jupyter": {"source_hidden": True}}
+    assert otter_setup.source.startswith("#@title Otter setup")
+    assert "CHECKS = {'q1': 'x'}" in otter_setup.source
+    assert answer.metadata == {} and answer.source == "answer = ..."
+    assert check.metadata == {"deletable": False, "editable": False}  # locked as otter made it
+    assert check.source == 'grader.check("q1")'
+    assert export.metadata == {"deletable": False, "editable": False}
+    assert all("tags" not in c.metadata for c in out.cells)
+
+
+@pytest.mark.parametrize("colab", [True, False], ids=["in-colab", "in-jupyter"])
+def test_export_cell_does_not_raise_in_colab(colab, monkeypatch):
+    """otter's ``Notebook.export`` raises in Colab ("not compatible with Google Colab"); the
+    Colab edition's export cell prints how to hand the notebook in there and exports elsewhere."""
+    import types
+
+    source = ce.colab_export_cell(
+        "# Save your notebook first, then run this cell to export your submission.\n"
+        'grader.export("a9_demo-student.ipynb",\n              pdf=False, run_tests=True)')
+    ast.parse(source)
+    calls = []
+
+    class Grader:
+        def export(self, *args, **kwargs):
+            if "google.colab" in sys.modules:
+                raise RuntimeError("This method is not compatible with Google Colab")
+            calls.append((args, kwargs))
+
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    printed = []
+    exec(source, {"grader": Grader(), "print": printed.append})
+    if colab:
+        assert calls == [] and "File > Download > Download .ipynb" in printed[0]
+    else:
+        assert printed == []
+        assert calls == [(("a9_demo-student.ipynb",), {"pdf": False, "run_tests": True})]
+    assert ce.colab_export_cell("x = 1") == "x = 1"
+
+
+@pytest.fixture(scope="module")
+def student_versions() -> list:
+    """Every assignment's student version, made by scripts/assignments.py (otter assign)."""
+    return ce.student_versions(ROOT)
+
+
+def test_one_student_version_per_assignment_source(student_versions):
+    import assignments
+
+    sources = assignments.sources(ROOT / "book" / "assignments")  # a glob: new ones included
+    assert [a.docname for a in student_versions] == [f"book/assignments/{s.stem}" for s in sources]
+    for a, source in zip(student_versions, sources, strict=True):
+        assert a.colab_path == f"{ce.ASSIGNMENTS_DIR}/{source.stem}-student.ipynb"
+        # the export cell names the file the Colab branch holds (a download keeps that name)
+        export = [c.source for c in a.notebook.cells if "grader.export(" in c.source]
+        assert len(export) == 1 and f'grader.export("{Path(a.colab_path).name}"' in export[0]
+
+
+def test_assignments_page_badges_open_the_student_versions(student_versions):
+    """``book/assignments/index.md`` has one badge per assignment, to its student version on the
+    colab branch (the path ``make colab`` writes it to)."""
+    repo = _colab_repo()
+    page = (ROOT / "book" / "assignments" / "index.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((https://colab\.research\.google\.com/[^)\s]+)\)", page)
+    wanted = [repo.colab_url(a.colab_path) for a in student_versions]
+    assert sorted(links) == sorted(wanted), "index.md badges != the Colab edition's assignments"
+    assert f"[![Open in Colab](../{ce.LOCAL_BADGE})]" in page  # the book's own badge (offline)
+
+
 # ------------------------------------------------------------- one repository URL (fast)
 def _config() -> dict:
     return ce.book_config(ROOT)
@@ -433,7 +544,9 @@ def edition(book, tmp_path_factory) -> dict:
     only = os.environ.get("MATAE_COLAB_ONLY", "").split() or None
     summary = ce.generate(book["build"], out, root=ROOT, only=only)
     notebooks = {Path(f).stem: nbformat.read(f, as_version=4) for f in summary["files"]}
-    return {**summary, "out": out, "notebooks": notebooks, "build": Path(book["build"])}
+    assignments = {Path(f).stem: nbformat.read(f, as_version=4) for f in summary["assignments"]}
+    return {**summary, "out": out, "notebooks": notebooks, "assignments": assignments,
+            "only": only, "build": Path(book["build"])}
 
 
 def _built_markdown(edition, name: str) -> str:
@@ -463,7 +576,9 @@ def test_one_colab_notebook_per_chapter(edition):
 
 @pytest.mark.slow
 def test_no_myst_left_in_any_colab_notebook(edition):
-    for name, nb in edition["notebooks"].items():
+    """Chapters and assignments alike (otter's own markup, ``<!-- BEGIN QUESTION -->``, stays)."""
+    assert edition["assignments"] or edition["only"]
+    for name, nb in {**edition["notebooks"], **edition["assignments"]}.items():
         for i, cell in enumerate(nb.cells):
             src = ce._source(cell)
             if cell.cell_type == "markdown":
@@ -558,6 +673,84 @@ def test_web_books_colab_buttons_open_the_colab_edition(book):
         assert all(f"/{repo.branch}?" in u for u in binder), binder  # Binder stays on main
 
 
+# ------------------------------------------------- the assignments in the edition (slow)
+def _assignment_sources(edition) -> list[Path]:
+    import assignments
+
+    return [s for s in assignments.sources(ROOT / "book" / "assignments")
+            if not edition["only"] or s.stem in edition["only"]]
+
+
+def _hidden_tests(master: dict) -> list[str]:
+    """Names of the hidden test functions of an assignment source (otter's test cells)."""
+    names = []
+    for cell in master["cells"]:
+        src = notebook_tools.cell_source(cell)
+        if cell["cell_type"] == "code" and "BEGIN TEST CONFIG" in src \
+                and re.search(r"^hidden:\s*true", src, re.M):
+            names += [n.name for n in ast.parse(src).body if isinstance(n, ast.FunctionDef)]
+    return names
+
+
+@pytest.mark.slow
+def test_one_colab_notebook_per_assignment_with_the_chapters_setup_cell(edition):
+    sources = _assignment_sources(edition)
+    assert sorted(edition["assignments"]) == sorted(f"{s.stem}-student" for s in sources)
+    repo = ce.Repo.from_config(_config(), edition["ref"])
+    setup = ce.colab_setup_cell(notebook_tools.SETUP_CELL, repo, ce.package_version(ROOT))
+    assert f'git+{repo.url}@{edition["ref"]}"' in setup
+    chapters = {next(c for c in nb.cells if c.cell_type == "code").source
+                for nb in edition["notebooks"].values()}
+    assert chapters <= {setup}  # every chapter installs the same commit the same way
+    for source in sources:
+        path = edition["out"] / ce.ASSIGNMENTS_DIR / f"{source.stem}-student.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata["colab"]["toc_visible"] is True
+        assert nb.metadata["otter"]["assignment_name"] == source.stem
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        assert first.metadata == {"cellView": "form"} and first.source == setup, source.stem
+    # the web book's assignments page opens exactly these notebooks
+    html = (edition["build"] / "html" / "book" / "assignments" / "index.html").read_text()
+    links = set(re.findall(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', html))
+    wanted = {repo.colab_url(f"{ce.ASSIGNMENTS_DIR}/{s.stem}-student.ipynb") for s in sources}
+    assert wanted <= links and all(f"/blob/{repo.colab_branch}/" in u for u in links), links
+
+
+@pytest.mark.slow
+def test_colab_assignments_hold_no_solutions_and_keep_their_checks(edition):
+    repo = _colab_repo()
+    edition_urls = {repo.colab_url(f"book/{n}.ipynb") for n in edition["notebooks"]} | {
+        repo.colab_url(f"{ce.ASSIGNMENTS_DIR}/{n}.ipynb") for n in edition["assignments"]}
+    for stem, nb in edition["assignments"].items():
+        name = stem.removesuffix("-student")
+        master = notebook_tools.load(ROOT / "book" / "assignments" / f"{name}.ipynb")
+        hidden = _hidden_tests(master)
+        assert hidden, name
+        otter_setup = [c for c in nb.cells if c.source.startswith("#@title Otter setup")]
+        assert len(otter_setup) == 1 and otter_setup[0].metadata["cellView"] == "form", name
+        assert "CHECKS = {" in otter_setup[0].source
+        others = {"cells": [json.loads(json.dumps(c)) for c in nb.cells if c not in otter_setup]}
+        import assignments
+
+        assert assignments.leaks(others, master, hidden) == [], name
+        text = "\n".join(ce._source(c) for c in nb.cells)
+        assert not [h for h in hidden if h in text] and "hidden: true" not in text, name
+        # every auto-graded question keeps its locked grader.check cell
+        questions = [yaml.safe_load(notebook_tools.cell_source(c)) for c in master["cells"]
+                     if c["cell_type"] == "raw"
+                     and notebook_tools.cell_source(c).lstrip().startswith("# BEGIN QUESTION")]
+        auto = sorted(q["name"] for q in questions if not q.get("manual"))
+        checks = [c for c in nb.cells if re.fullmatch(r'grader\.check\("q\d+"\)', c.source)]
+        assert sorted(re.search(r"q\d+", c.source).group(0) for c in checks) == auto, name
+        assert all(c.metadata.get("editable") is False for c in checks), name
+        (export,) = [c for c in nb.cells if "grader.export(" in c.source]
+        assert 'if "google.colab" in sys.modules:' in export.source
+        links = {u.split("#")[0] for u in re.findall(
+            r"https://colab\.research\.google\.com/github/[^)\s\"'>]+", text)}
+        assert links <= edition_urls, (name, links - edition_urls)
+
+
 # ------------------------------------------------------------------ Run all (slow, colab)
 def _wheel_env(tmp: Path) -> tuple[Path, Path]:
     """A virtual environment with the wheel of matae_utils installed and the project venv's
@@ -587,39 +780,82 @@ def _wheel_env(tmp: Path) -> tuple[Path, Path]:
     return python, tmp / "jupyter"
 
 
-@pytest.mark.slow
-@pytest.mark.colab
-def test_every_colab_notebook_runs_all_from_the_installed_wheel(edition, tmp_path_factory,
-                                                               monkeypatch):
-    """Run all, as a Colab reader would: nbclient, top to bottom, no cell tag honoured,
-    ``allow_errors=False``, in a folder outside the repository, importing the wheel's copy."""
-    from nbclient import NotebookClient
-
+@pytest.fixture(scope="session")
+def wheel_kernel(tmp_path_factory) -> dict:
+    """The ``matae-wheel`` kernel (:func:`_wheel_env`), built once for every Run-all test."""
     tmp = tmp_path_factory.mktemp("runall")
     python, jupyter_path = _wheel_env(tmp)
-    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_path))
-    work = tmp / "work"
-    work.mkdir()
+    return {"tmp": tmp, "venv": tmp / "venv", "jupyter_path": jupyter_path}
+
+
+def _run_all(colab_nb, work: Path, wheel_kernel: dict) -> tuple[object, float]:
+    """Run all of a Colab notebook in ``work`` as a reader would: nbclient, top to bottom, no
+    cell tag honoured, ``allow_errors=False``, importing the wheel's copy of matae_utils (checked
+    by a last cell). Returns the executed notebook and the seconds it took."""
+    from nbclient import NotebookClient
+
     assert ROOT not in work.resolve().parents
+    nb = nbformat.from_dict(json.loads(json.dumps(colab_nb)))
+    for cell in nb.cells:
+        cell.metadata.pop("tags", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import matae_utils, sys\nprint(matae_utils.__file__)\nprint(sys.executable)"))
+    start = time.perf_counter()
+    NotebookClient(nb, kernel_name="matae-wheel", timeout=900, allow_errors=False,
+                   resources={"metadata": {"path": str(work)}}).execute()
+    seconds = time.perf_counter() - start
+    setup_out = "".join(o.get("text", "") for o in nb.cells[[
+        c.cell_type for c in nb.cells].index("code")].outputs)
+    assert "Installing matae_utils" not in setup_out, "the setup cell ran pip"
+    probe = nb.cells[-1].outputs[0]["text"].split()
+    venv = wheel_kernel["venv"].resolve()
+    assert Path(probe[0]).resolve().is_relative_to(venv), probe
+    assert Path(probe[1]).parent.parent.resolve() == venv, probe
+    return nb, seconds
+
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_every_colab_notebook_runs_all_from_the_installed_wheel(edition, wheel_kernel,
+                                                               monkeypatch):
+    """Run all of every chapter, as a Colab reader would (:func:`_run_all`), in a folder outside
+    the repository."""
+    monkeypatch.setenv("JUPYTER_PATH", str(wheel_kernel["jupyter_path"]))
+    work = wheel_kernel["tmp"] / "work"
+    work.mkdir()
     times = {}
     for name, colab_nb in sorted(edition["notebooks"].items()):
-        nb = nbformat.from_dict(json.loads(json.dumps(colab_nb)))
-        for cell in nb.cells:
-            cell.metadata.pop("tags", None)
-            if cell.cell_type == "code":
-                cell.outputs = []
-        nb.cells.append(nbformat.v4.new_code_cell(
-            "import matae_utils, sys\nprint(matae_utils.__file__)\nprint(sys.executable)"))
-        start = time.perf_counter()
-        NotebookClient(nb, kernel_name="matae-wheel", timeout=900, allow_errors=False,
-                       resources={"metadata": {"path": str(work)}}).execute()
-        times[name] = time.perf_counter() - start
-        setup_out = "".join(o.get("text", "") for o in nb.cells[[
-            c.cell_type for c in nb.cells].index("code")].outputs)
-        assert "Installing matae_utils" not in setup_out, f"{name}: the setup cell ran pip"
-        probe = nb.cells[-1].outputs[0]["text"].split()
-        assert Path(probe[0]).resolve().is_relative_to((tmp / "venv").resolve()), probe
-        assert Path(probe[1]).parent.parent.resolve() == (tmp / "venv").resolve(), probe
+        _nb, times[name] = _run_all(colab_nb, work, wheel_kernel)
     total = sum(times.values())
     print("\nRun all of the Colab edition: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items())
           + f"; total {total:.0f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_every_colab_assignment_runs_all_as_handed_out(edition, wheel_kernel, monkeypatch):
+    """Run all of every assignment's student version, unanswered: its answers are ``...``, so
+    every ``grader.check`` must *report* failing checks (otter returns a result, it does not
+    raise) and nothing else may stop the run. The notebook is saved in its folder first, as in
+    Jupyter, so that the export cell really builds the submission zip (in Colab it only prints
+    how to hand the notebook in: tests above)."""
+    monkeypatch.setenv("JUPYTER_PATH", str(wheel_kernel["jupyter_path"]))
+    assert edition["assignments"] or edition["only"]
+    times = {}
+    for stem, colab_nb in sorted(edition["assignments"].items()):
+        work = wheel_kernel["tmp"] / "assignments" / stem
+        work.mkdir(parents=True)
+        nbformat.write(colab_nb, str(work / f"{stem}.ipynb"))  # the saved notebook
+        nb, times[stem] = _run_all(colab_nb, work, wheel_kernel)
+        checks = [c for c in nb.cells if c.cell_type == "code"
+                  and re.fullmatch(r'grader\.check\("q\d+"\)', c.source)]
+        assert checks, stem
+        for cell in checks:
+            shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in cell.outputs])
+            assert "Test case failed" in shown and "AssertionError" in shown, (stem, cell.source)
+        zips = list(work.glob(f"{stem}_*.zip"))
+        assert len(zips) == 1, f"{stem}: the export cell wrote no submission zip"
+    print("\nRun all of the assignments (unanswered): "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
