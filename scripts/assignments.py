@@ -82,6 +82,13 @@ def hidden_test_names(tests: dict[str, str]) -> list[str]:
     return names
 
 
+def otter_version() -> str:
+    """Version of the installed otter-grader (the one that generates the checks)."""
+    from importlib.metadata import version
+
+    return version("otter-grader")
+
+
 def embed_checks(nb: dict, tests: dict[str, str]) -> dict:
     """Put ``tests`` into the otter setup cell's ``CHECKS = {}`` line (in place)."""
     cells = [c for c in nb["cells"] if SETUP_TAG in c.get("metadata", {}).get("tags", [])]
@@ -93,7 +100,12 @@ def embed_checks(nb: dict, tests: dict[str, str]) -> dict:
     literal = "CHECKS = " + json.dumps(tests, indent=1, ensure_ascii=False)
     # json string literals are valid Python string literals; the dict holds strings only
     ast.literal_eval(literal.split("=", 1)[1])
-    cells[0]["source"] = CHECKS_LINE.sub(lambda _: literal, src, count=1)
+    src = CHECKS_LINE.sub(lambda _: literal, src, count=1)
+    # the checks were written by this otter version: install exactly it where it is missing
+    unpinned = '"--quiet", "otter-grader"]'
+    if unpinned not in src:
+        raise ValueError(f"the {SETUP_TAG!r} cell does not install otter-grader with {unpinned}")
+    cells[0]["source"] = src.replace(unpinned, f'"--quiet", "otter-grader=={otter_version()}"]')
     meta = cells[0]["metadata"]
     meta.setdefault("jupyter", {})["source_hidden"] = True  # JupyterLab: collapsed input
     meta["cellView"] = "form"  # Colab: show the cell as a collapsed form

@@ -157,6 +157,15 @@ def test_student_version_has_no_solutions_and_no_hidden_tests(generated, name):
     assert not any(c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_student_version_installs_the_otter_that_wrote_its_checks(generated, name):
+    student = notebook_tools.load(generated / "student" / f"{name}-student.ipynb")
+    (cell,) = [c for c in student["cells"] if assignments.SETUP_TAG in c["metadata"].get("tags", [])]
+    src = notebook_tools.cell_source(cell)
+    assert f'"otter-grader=={assignments.otter_version()}"' in src
+    assert '"otter-grader"]' not in src
+
+
 # ---------------------------------------------------------------------------- grading (slow)
 def _grade(notebook: Path, autograder: Path) -> tuple[object, float]:
     import otter.api
