@@ -94,6 +94,20 @@ def budget() -> list[dict]:
                      "holds": seconds is not None and seconds <= NOTEBOOK_BUDGET_S,
                      "protocol": f"{docname}.ipynb executed by the book build (myst-nb)",
                      "budget": True})
+    assignments = ROOT / "_build" / "assignments-timings.json"
+    if assignments.is_file():
+        for name, kinds in sorted(json.loads(assignments.read_text()).items()):
+            solution = kinds.get("solution")
+            if solution is None:
+                continue
+            seconds = solution["seconds"]
+            rows.append({"name": f"assignment {name}: solution run and graded", "value": seconds,
+                         "unit": "s", "target": f"<= {NOTEBOOK_BUDGET_S:.0f} s",
+                         "holds": seconds <= NOTEBOOK_BUDGET_S,
+                         "protocol": f"otter grading of the solution notebook in "
+                                     f"tests/test_assignments.py ({solution['score']:g} of "
+                                     f"{solution['possible']:g} points)",
+                         "budget": True})
     for name, file, limit in (("book build", "book_build_seconds.json", BOOK_BUILD_BUDGET_S),
                               ("make test, fresh clone", "make_test_seconds.json",
                                MAKE_TEST_BUDGET_S)):
@@ -113,6 +127,10 @@ def _fmt(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:  # for readers: 2.15 × 10⁻⁴, never 2.15e-04
+            from matae_utils.notebook import format_sci
+
+            return format_sci(value, digits=3)
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 

@@ -44,6 +44,9 @@ def test_budget_over_the_limit_fails_loudly_and_is_marked(tmp_path, monkeypatch,
     times = {"book/slow": {"seconds": 150.0, "succeeded": True, "title": "A slow chapter"},
              "book/fast": {"seconds": 20.0, "succeeded": True, "title": "A fast chapter"}}
     (build / "notebook_times.json").write_text(json.dumps(times))
+    graded = {"a9_demo": {"solution": {"seconds": 30.0, "score": 5, "possible": 5},
+                          "starter": {"seconds": 3.0, "score": 0, "possible": 5}}}
+    (build / "assignments-timings.json").write_text(json.dumps(graded))
     monkeypatch.setattr(run, "ROOT", tmp_path)
     out = tmp_path / "out"
     assert run.main(["--only", "budget", "--out", str(out)]) == 1
@@ -52,6 +55,15 @@ def test_budget_over_the_limit_fails_loudly_and_is_marked(tmp_path, monkeypatch,
     rows = {r["name"]: r for r in results["groups"]["budget"]}
     assert rows["notebook: A slow chapter"]["holds"] is False
     assert rows["notebook: A fast chapter"]["holds"] is True
+    assert rows["assignment a9_demo: solution run and graded"]["holds"] is True
+    assert rows["assignment a9_demo: solution run and graded"]["value"] == 30.0
     table = (out / "results.md").read_text()
     assert "| notebook: A slow chapter | 150 s |" in table and "| no |" in table
     assert {"python", "torch", "matae_utils"} <= set(results["versions"])
+
+
+def test_table_numbers_are_written_for_readers():
+    assert run._fmt(0.000215) == "2.15 × 10⁻⁴"
+    assert run._fmt(2.46e-05) == "2.46 × 10⁻⁵"
+    assert run._fmt(0.0) == "0" and run._fmt(0.4661) == "0.466" and run._fmt(1083.0) == "1,083"
+    assert run._fmt(True) == "yes" and run._fmt(None) == "-"

@@ -3,7 +3,10 @@
 1. ``matae-runtime-table``: a directive for "How to use this book" that shows, for every executed
    notebook, its title and the wall time of its execution *in this build* (from myst-nb's
    execution data), against the runtime budget of two minutes per notebook. The same numbers are
-   written to ``_build/notebook_times.json`` when the build finishes, for the benchmarks.
+   written to ``_build/notebook_times.json`` when the build finishes, for the benchmarks. The
+   assignments are not part of the book build; their rows come from
+   ``_build/assignments-timings.json``, which ``tests/test_assignments.py`` writes when it runs and
+   grades each solution notebook (``make test`` runs it before the book build).
 2. No repeated inline scripts: sphinx-thebe and sphinx-togglebutton add their inline configuration
    with ``app.add_js_file(None, body=...)``, which Sphinx does not de-duplicate; in this Jupyter
    Book stack they reach every page twice, and the second ``const THEBE_JS_URL`` is a JavaScript
@@ -62,6 +65,32 @@ def _exec_times(env) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _notebook_title(path: Path) -> str:
+    """The first level-1 heading of a notebook (its title), or its file name."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            for line in src.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def _assignment_times(srcdir: Path) -> list[dict[str, Any]]:
+    """One entry per assignment source: title and the wall time of running and grading its
+    solution notebook (None when this checkout has not measured it)."""
+    timings = srcdir / "_build" / "assignments-timings.json"
+    data = json.loads(timings.read_text()) if timings.is_file() else {}
+    rows = []
+    for path in sorted((srcdir / "book" / "assignments").glob("a[0-9]*.ipynb")):
+        solution = data.get(path.stem, {}).get("solution", {})
+        rows.append({"title": _notebook_title(path), "seconds": solution.get("seconds"),
+                     "succeeded": solution.get("score") == solution.get("possible")
+                     if solution else None})
+    return rows
+
+
 class RuntimeTable(SphinxDirective):
     """``matae-runtime-table``: the measured execution time of every notebook."""
 
@@ -71,7 +100,21 @@ class RuntimeTable(SphinxDirective):
 
         # myst-nb re-renders pages carrying this flag whenever a notebook is re-executed
         NbMetadataCollector.set_doc_data(self.env, self.env.docname, METADATA_KEY, True)
-        return [RuntimeTableNode()]
+        srcdir = Path(self.env.srcdir)
+        timings = srcdir / "_build" / "assignments-timings.json"
+        if timings.is_file():
+            self.env.note_dependency(str(timings))  # re-read this page when they change
+        node = RuntimeTableNode()
+        node["assignments"] = _assignment_times(srcdir)
+        return [node]
+
+
+def _verdict(seconds: float | None, succeeded: bool | None) -> str:
+    if succeeded is False:
+        return "failed"
+    if seconds is None:
+        return "-"
+    return "yes" if seconds <= BUDGET_SECONDS else "no, over budget"
 
 
 def _cell(text: str | nodes.Node) -> nodes.entry:
@@ -104,16 +147,22 @@ class RuntimeTableTransform(SphinxPostTransform):
                                     refwarn=True)
                 link += nodes.inline(text=info["title"])
                 seconds = info["seconds"]
-                if not info["succeeded"]:
-                    verdict = "failed"
-                elif seconds is None:
-                    verdict = "-"
-                else:
-                    verdict = "yes" if seconds <= BUDGET_SECONDS else "no, over budget"
                 row = nodes.row()
                 row += _cell(link)
                 row += _cell("-" if seconds is None else f"{seconds:.0f}")
-                row += _cell(verdict)
+                row += _cell(_verdict(seconds, info["succeeded"]))
+                body += row
+            for info in node["assignments"]:
+                link = pending_xref(refdoc=self.env.docname,
+                                    reftarget="/book/assignments/index", reftype="doc",
+                                    refdomain="std", refexplicit=True, refwarn=True)
+                link += nodes.inline(text=f"{info['title']} (solution, run and graded)")
+                seconds = info["seconds"]
+                row = nodes.row()
+                row += _cell(link)
+                row += _cell("not measured in this build (make test measures it)"
+                             if seconds is None else f"{seconds:.0f}")
+                row += _cell(_verdict(seconds, info["succeeded"]))
                 body += row
             node.replace_self(table)
 
