@@ -689,8 +689,84 @@ class VAE(AutoEncoder):
         return self.decoder(z.to(param.device))
 
 
+class _ConvLayers:
+    """The stride-2 convolution stacks that :class:`ConvAutoEncoder` and
+    :class:`ConvDenoisingAutoEncoder` share, for ``(C, L)`` signals or ``(C, H, W)`` images.
+
+    Every convolution (kernel 4, stride 2, padding 1) halves each spatial size, so sizes
+    not divisible by ``2 ** len(channels)`` are zero-padded at the end before the first one
+    and the reconstruction is cropped back by the same amount.
+    """
+
+    def __init__(self, shape: tuple[int, ...], channels: tuple[int, ...],
+                 activation: str | None) -> None:
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"input_shape must be (C, L) for 1D signals or (C, H, W) for images, got {shape}"
+            )
+        _activation(activation)
+        self.shape, self.channels, self.activation = shape, channels, activation
+        factor = 2 ** len(channels)
+        spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])  # padded sizes
+        pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
+        self.conv, self.deconv, self._padder = (
+            (nn.Conv1d, nn.ConvTranspose1d, nn.ConstantPad1d)
+            if len(spatial) == 1
+            else (nn.Conv2d, nn.ConvTranspose2d, nn.ConstantPad2d)
+        )
+        # zero-pad at the end of each spatial axis; padding lists (before, after) pairs from
+        # the last axis backwards, and the same padding negated crops the output back
+        self._fpad = tuple(v for p in reversed(pad) for v in (0, p)) if any(pad) else ()
+        self.small = tuple(s // factor for s in spatial)  # spatial sizes after the stack
+        self.c_last = channels[-1] if channels else shape[0]  # channels after the stack
+
+    def encoder(self) -> list[nn.Module]:
+        """Padding (if needed), then each convolution with its activation."""
+        layers: list[nn.Module] = [self._padder(self._fpad, 0.0)] if self._fpad else []
+        c_in = self.shape[0]
+        for c in self.channels:
+            layers += [self.conv(c_in, c, kernel_size=4, stride=2, padding=1),
+                       _activation(self.activation)]
+            c_in = c
+        return layers
+
+    def decoder(self, output_activation: str | None) -> list[nn.Module]:
+        """The mirrored transposed convolutions (no activation after the last), the crop
+        (if needed) and the output activation, from ``c_last`` channels to the input's."""
+        layers: list[nn.Module] = []
+        outs = [*self.channels[-2::-1], self.shape[0]] if self.channels else []
+        c_in = self.c_last
+        for i, c in enumerate(outs):
+            layers.append(self.deconv(c_in, c, kernel_size=4, stride=2, padding=1))
+            if i < len(outs) - 1:
+                layers.append(_activation(self.activation))
+            c_in = c
+        if self._fpad:
+            layers.append(self._padder(tuple(-v for v in self._fpad), 0.0))
+        layers.append(_output_activation(output_activation, self.shape[0], dim=1))
+        return layers
+
+
+class _ChannelAxisCheck:
+    """Input checks of the convolutional models: a missing channel axis gets its own hint."""
+
+    input_shape: tuple[int, ...]
+
+    def _shape_hint(self) -> str:
+        return f"input_shape={self.input_shape}"
+
+    def _check_x(self, x: Tensor) -> None:
+        shape = self.input_shape
+        if isinstance(x, Tensor) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
+            raise ValueError(
+                f"expected input of shape {_fmt_shape(shape)} ({self._shape_hint()}), got "
+                f"{list(x.shape)}; add the channel axis with x[:, None]"
+            )
+        super()._check_x(x)
+
+
 @_model
-class ConvAutoEncoder(BaseAutoEncoder):
+class ConvAutoEncoder(_ChannelAxisCheck, BaseAutoEncoder):
     """Convolutional autoencoder for images ``[B, C, H, W]`` or 1D signals ``[B, C, L]``.
 
     The encoder stacks stride-2 convolutions (kernel 4, padding 1), each halving every
@@ -735,64 +811,18 @@ class ConvAutoEncoder(BaseAutoEncoder):
     def __post_init__(self) -> None:
         super().__init__()
         shape = self.input_shape = _int_tuple(self.input_shape, "input_shape")
-        if len(shape) not in (2, 3):
-            raise ValueError(
-                f"input_shape must be (C, L) for 1D signals or (C, H, W) for images, got {shape}"
-            )
-        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
         channels = self.channels = _int_tuple(self.channels, "channels")
+        layers = _ConvLayers(shape, channels, self.activation)
+        self.latent_dim = _positive_int(self.latent_dim, "latent_dim")
         _check_recon_loss(self.recon_loss, self.output_activation)
-        act = self.activation
-        _activation(act)
-        factor = 2 ** len(channels)
-        spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])  # padded sizes
-        pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
-        conv, deconv, padder = (
-            (nn.Conv1d, nn.ConvTranspose1d, nn.ConstantPad1d)
-            if len(spatial) == 1
-            else (nn.Conv2d, nn.ConvTranspose2d, nn.ConstantPad2d)
-        )
-        # zero-pad at the end of each spatial axis; padding lists (before, after) pairs from
-        # the last axis backwards, and the same padding negated crops the output back
-        fpad = tuple(v for p in reversed(pad) for v in (0, p))
-        small = tuple(s // factor for s in spatial)
-        c_last = channels[-1] if channels else shape[0]
-        n_flat = c_last * math.prod(small)
-
-        enc: list[nn.Module] = [padder(fpad, 0.0)] if any(pad) else []
-        c_in = shape[0]
-        for c in channels:
-            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(act)]
-            c_in = c
-        enc += [nn.Flatten(), nn.Linear(n_flat, self.latent_dim)]  # [B, latent_dim]
-
+        n_flat = layers.c_last * math.prod(layers.small)
+        enc = [*layers.encoder(), nn.Flatten(), nn.Linear(n_flat, self.latent_dim)]
         dec: list[nn.Module] = [nn.Linear(self.latent_dim, n_flat)]
         if channels:
-            dec.append(_activation(act))
-        dec.append(nn.Unflatten(1, (c_last, *small)))  # [B, c_last, *small]
-        outs = [*channels[-2::-1], shape[0]] if channels else []
-        for i, c in enumerate(outs):
-            dec.append(deconv(c_last, c, kernel_size=4, stride=2, padding=1))
-            if i < len(outs) - 1:
-                dec.append(_activation(act))
-            c_last = c
-        if any(pad):
-            dec.append(padder(tuple(-v for v in fpad), 0.0))
-        dec.append(_output_activation(self.output_activation, shape[0], dim=1))
-        self.encoder = nn.Sequential(*enc)
-        self.decoder = nn.Sequential(*dec)
-
-    def _shape_hint(self) -> str:
-        return f"input_shape={self.input_shape}"
-
-    def _check_x(self, x: Tensor) -> None:
-        shape = self.input_shape
-        if isinstance(x, Tensor) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
-            raise ValueError(
-                f"expected input of shape {_fmt_shape(shape)} ({self._shape_hint()}), got "
-                f"{list(x.shape)}; add the channel axis with x[:, None]"
-            )
-        super()._check_x(x)
+            dec.append(_activation(self.activation))
+        dec.append(nn.Unflatten(1, (layers.c_last, *layers.small)))  # [B, c_last, *small]
+        self.encoder = nn.Sequential(*enc)  # [B, latent_dim]
+        self.decoder = nn.Sequential(*dec, *layers.decoder(self.output_activation))
 
 
 @_model
@@ -1134,7 +1164,7 @@ __all__ += ["CompositionVAE", "ConvVAE"]
 
 # ----------------------------------------------------------------- added for chapter 9 (C13)
 @_model
-class ConvDenoisingAutoEncoder(BaseAutoEncoder):
+class ConvDenoisingAutoEncoder(_ChannelAxisCheck, BaseAutoEncoder):
     """Fully convolutional denoising autoencoder, trained on (corrupted, clean) pairs.
 
     The encoder is a stack of stride-2 convolutions (kernel 4, padding 1) followed by a
@@ -1188,64 +1218,22 @@ class ConvDenoisingAutoEncoder(BaseAutoEncoder):
     def __post_init__(self) -> None:
         super().__init__()
         shape = self.input_shape = _int_tuple(self.input_shape, "input_shape")
-        if len(shape) not in (2, 3):
-            raise ValueError(
-                f"input_shape must be (C, L) for signals or (C, H, W) for images, got {shape}"
-            )
         channels = self.channels = _int_tuple(self.channels, "channels")
+        layers = _ConvLayers(shape, channels, self.activation)
         if not channels:
             raise ValueError("channels must list at least one convolution, e.g. (16, 32)")
         self.code_channels = _positive_int(self.code_channels, "code_channels")
         _check_recon_loss(self.recon_loss, self.output_activation)
-        act = self.activation
-        _activation(act)
-        factor = 2 ** len(channels)
-        spatial = tuple(math.ceil(s / factor) * factor for s in shape[1:])
-        pad = tuple(p - s for p, s in zip(spatial, shape[1:], strict=True))
-        conv, deconv, padder = (
-            (nn.Conv1d, nn.ConvTranspose1d, nn.ConstantPad1d)
-            if len(spatial) == 1
-            else (nn.Conv2d, nn.ConvTranspose2d, nn.ConstantPad2d)
-        )
-        fpad = tuple(v for p in reversed(pad) for v in (0, p))
-        small = tuple(s // factor for s in spatial)
-        self._code_shape = (self.code_channels, *small)
-        self.latent_dim = self.code_channels * math.prod(small)
-
-        enc: list[nn.Module] = [padder(fpad, 0.0)] if any(pad) else []
-        c_in = shape[0]
-        for c in channels:
-            enc += [conv(c_in, c, kernel_size=4, stride=2, padding=1), _activation(act)]
-            c_in = c
-        enc += [conv(c_in, self.code_channels, kernel_size=3, padding=1), nn.Flatten()]
-        dec: list[nn.Module] = [
-            nn.Unflatten(1, self._code_shape),
-            conv(self.code_channels, c_in, kernel_size=3, padding=1),
-            _activation(act),
-        ]
-        outs = [*channels[-2::-1], shape[0]]
-        for i, c in enumerate(outs):
-            dec.append(deconv(c_in, c, kernel_size=4, stride=2, padding=1))
-            if i < len(outs) - 1:
-                dec.append(_activation(act))
-            c_in = c
-        if any(pad):
-            dec.append(padder(tuple(-v for v in fpad), 0.0))
-        dec.append(_output_activation(self.output_activation, shape[0], dim=1))
+        self._code_shape = (self.code_channels, *layers.small)
+        self.latent_dim = self.code_channels * math.prod(layers.small)
+        conv, act = layers.conv, self.activation
+        enc = [*layers.encoder(),
+               conv(layers.c_last, self.code_channels, kernel_size=3, padding=1), nn.Flatten()]
+        dec = [nn.Unflatten(1, self._code_shape),
+               conv(self.code_channels, layers.c_last, kernel_size=3, padding=1),
+               _activation(act), *layers.decoder(self.output_activation)]
         self.encoder = nn.Sequential(*enc)  # [B, latent_dim]
         self.decoder = nn.Sequential(*dec)  # [B, *input_shape]
-
-    def _shape_hint(self) -> str:
-        return f"input_shape={self.input_shape}"
-
-    def _check_x(self, x: Tensor) -> None:
-        shape = self.input_shape
-        if isinstance(x, Tensor) and shape[0] == 1 and tuple(x.shape[1:]) == shape[1:]:
-            raise ValueError(
-                f"expected input of shape {_fmt_shape(shape)} ({self._shape_hint()}), got "
-                f"{list(x.shape)}; add the channel axis with x[:, None]"
-            )
-        super()._check_x(x)
 
     def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
         """Reconstruction error of the clean target from the corrupted input.
