@@ -611,6 +611,19 @@ def _discretize(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.clip(((values - lo) / width * n_bins).astype(int), 0, n_bins - 1)
 
 
+def _codes_and_factors(Z: Any, factors: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes [N, k] and factors [N, K] (a single factor [N] becomes [N, 1]) as float64,
+    checked for NaN and for matching rows."""
+    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
+    V = as_array(factors, "factors", dtype=np.float64)
+    V = V[:, None] if V.ndim == 1 else V
+    if V.ndim != 2 or V.shape[0] != Z.shape[0]:
+        raise ValueError(
+            f"factors must be [N, K] with N={Z.shape[0]} rows like Z, got {list(V.shape)}"
+        )
+    return Z, V
+
+
 def mutual_information_gap(Z: Any, factors: Any, *, n_bins: int = 20) -> dict[str, Any]:
     r"""Mutual information gap (MIG) between latent codes and known generating factors.
 
@@ -652,13 +665,7 @@ def mutual_information_gap(Z: Any, factors: Any, *, n_bins: int = 20) -> dict[st
     """
     from sklearn.metrics import mutual_info_score
 
-    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
-    V = as_array(factors, "factors", dtype=np.float64)
-    V = V[:, None] if V.ndim == 1 else V
-    if V.ndim != 2 or V.shape[0] != Z.shape[0]:
-        raise ValueError(
-            f"factors must be [N, K] with N={Z.shape[0]} rows like Z, got {list(V.shape)}"
-        )
+    Z, V = _codes_and_factors(Z, factors)
     if Z.shape[1] < 2:
         raise ValueError(f"Z needs at least 2 code dimensions for a gap, got {Z.shape[1]}")
     n_bins = check_number(n_bins, "n_bins", integer=True, low=2)
@@ -695,13 +702,7 @@ def factor_correlation(Z: Any, factors: Any) -> np.ndarray:
     """
     from scipy.stats import rankdata
 
-    Z = as_array(Z, "Z", ndim=2, dtype=np.float64)
-    V = as_array(factors, "factors", dtype=np.float64)
-    V = V[:, None] if V.ndim == 1 else V
-    if V.ndim != 2 or V.shape[0] != Z.shape[0]:
-        raise ValueError(
-            f"factors must be [N, K] with N={Z.shape[0]} rows like Z, got {list(V.shape)}"
-        )
+    Z, V = _codes_and_factors(Z, factors)
     k = Z.shape[1]
     out = np.zeros((k, V.shape[1]))
     live = Z.std(axis=0) > 0
